@@ -1,0 +1,185 @@
+"""Each layer against the NumPy reference (1e-5) and through serialization."""
+
+import keras
+import numpy as np
+import pytest
+
+import numpy_reference as ref
+from electra_tf.layers.activations import gelu, get_activation
+from electra_tf.layers.attention import SelfAttention
+from electra_tf.layers.embeddings import Embeddings
+from electra_tf.layers.heads import DiscriminatorHead, MaskedLMHead
+from electra_tf.layers.transformer import TransformerLayer
+from helpers import (
+    assert_config_round_trip,
+    assert_keras_file_round_trip,
+    encoder_batch,
+    randomize_weights,
+)
+
+ATOL = 1e-5
+
+
+def _weights(layer, prefix):
+    """Layer weights keyed as `<prefix>/<path below the layer>`."""
+    return {
+        prefix + "/" + v.path.split("/", 1)[1]: np.asarray(v, np.float64)
+        for v in layer.weights
+    }
+
+
+def test_gelu_is_the_exact_erf_form():
+    x = np.linspace(-6, 6, 101).astype("float32")
+    np.testing.assert_allclose(gelu(x), ref.gelu(x.astype(float)), atol=1e-6)
+    # The tanh approximation differs by ~1e-3 here; erf gelu(1) = 0.841345.
+    np.testing.assert_allclose(gelu(np.float32(1.0)), 0.8413447, atol=1e-6)
+
+
+def test_get_activation_names_and_errors():
+    assert get_activation("GELU") is gelu
+    assert get_activation("linear") is None and get_activation(None) is None
+    with pytest.raises(ValueError, match="Unsupported activation 'swish'"):
+        get_activation("swish")
+
+
+def test_embeddings_match_numpy_with_padding_and_segments():
+    layer = Embeddings(99, 8, max_position_embeddings=16, name="embeddings")
+    layer.build()
+    randomize_weights(layer)
+    batch = encoder_batch()
+    got = layer(batch["input_ids"], batch["segment_ids"])
+    want = ref.embeddings(
+        _weights(layer, "embeddings"), "embeddings",
+        batch["input_ids"], batch["segment_ids"],
+    )
+    np.testing.assert_allclose(got, want, atol=ATOL)
+    assert [v.path for v in layer.weights] == [
+        "embeddings/word_embeddings",
+        "embeddings/token_type_embeddings",
+        "embeddings/position_embeddings",
+        "embeddings/LayerNorm/gamma",
+        "embeddings/LayerNorm/beta",
+    ]
+    assert layer.layer_norm.epsilon == 1e-12
+
+
+def test_embeddings_reject_sequences_longer_than_positions():
+    layer = Embeddings(99, 8, max_position_embeddings=4)
+    with pytest.raises(ValueError, match="exceeds max_position_embeddings 4"):
+        layer(np.ones((1, 5), "int32"), np.zeros((1, 5), "int32"))
+
+
+@pytest.mark.parametrize("causal", [None, "ltr", "rtl"])
+def test_self_attention_matches_numpy_including_padded_queries(causal):
+    layer = SelfAttention(16, 4, name="attention")
+    layer.build()
+    randomize_weights(layer, seed=1)
+    batch = encoder_batch(seed=1)
+    x = np.random.default_rng(2).normal(size=(3, 9, 16)).astype("float32")
+    mask = ref.attention_mask(batch["input_mask"], causal)
+    got = layer(x, mask.astype("float32"))
+    want = ref.self_attention(
+        _weights(layer, "attention"), "attention", x.astype(float), mask, 4
+    )
+    # A query that sees no key at all (a padded position under `rtl`) has
+    # every score offset by -10000, where float32 keeps only ~1e-3 of the
+    # score: the original computes the same rounded values.
+    sees_a_key = mask.max(-1) > 0  # [B, L]
+    np.testing.assert_allclose(
+        np.asarray(got)[sees_a_key], want[sees_a_key], atol=ATOL
+    )
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_attention_ignores_padded_keys():
+    layer = SelfAttention(8, 2)
+    layer.build()
+    randomize_weights(layer, seed=3)
+    x = np.random.default_rng(4).normal(size=(1, 6, 8)).astype("float32")
+    mask = ref.attention_mask(np.array([[1, 1, 1, 1, 0, 0]]))
+    changed = x.copy()
+    changed[:, 4:] = -x[:, 4:]  # padding content must not reach real positions
+    a = np.asarray(layer(x, mask.astype("float32")))
+    b = np.asarray(layer(changed, mask.astype("float32")))
+    np.testing.assert_allclose(a[:, :4], b[:, :4], atol=1e-6)
+    assert np.abs(a[:, 4:] - b[:, 4:]).max() > 1e-2
+
+
+def test_transformer_layer_matches_numpy():
+    layer = TransformerLayer(16, 2, 24, name="layer_0")
+    layer.build()
+    randomize_weights(layer, seed=5)
+    batch = encoder_batch(seed=5)
+    x = np.random.default_rng(6).normal(size=(3, 9, 16)).astype("float32")
+    mask = ref.attention_mask(batch["input_mask"])
+    got = layer(x, mask.astype("float32"))
+    want = ref.transformer_layer(
+        _weights(layer, "layer_0"), "layer_0", x.astype(float), mask, 2
+    )
+    np.testing.assert_allclose(got, want, atol=ATOL)
+
+
+def test_masked_lm_head_matches_numpy():
+    head = MaskedLMHead(16, 8, 30, name="generator_predictions")
+    head.build()
+    randomize_weights(head, seed=7)
+    rng = np.random.default_rng(8)
+    hidden = rng.normal(size=(2, 3, 16)).astype("float32")
+    table = rng.normal(size=(30, 8)).astype("float32")
+    got = head(hidden, table)
+    want = ref.mlm_logits(
+        _weights(head, "generator_predictions"), "generator_predictions",
+        hidden.astype(float), table.astype(float),
+    )
+    np.testing.assert_allclose(got, want, atol=ATOL)
+
+
+def test_discriminator_head_matches_numpy_and_uses_glorot_for_dense_1():
+    head = DiscriminatorHead(16, name="discriminator_predictions")
+    head.build()
+    # Glorot uniform bound sqrt(6 / (16 + 1)) = 0.594 vs truncated normal 0.04.
+    assert np.abs(np.asarray(head.dense_1.kernel)).max() > 0.1
+    assert np.abs(np.asarray(head.dense.kernel)).max() <= 0.04 + 1e-7
+    randomize_weights(head, seed=9)
+    x = np.random.default_rng(10).normal(size=(2, 5, 16)).astype("float32")
+    want = ref.discriminator_logits(
+        _weights(head, "discriminator_predictions"), x.astype(float)
+    )
+    np.testing.assert_allclose(head(x), want, atol=ATOL)
+
+
+def _round_trip_layer(layer, inputs, tmp_path):
+    """Config round trip with equal outputs, then .keras in a Model."""
+    layer.build()
+    randomize_weights(layer, seed=11)
+    clone = assert_config_round_trip(layer)
+    clone.build()
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(*inputs), layer(*inputs))
+    symbolic = [
+        keras.Input(shape=a.shape[1:], batch_size=a.shape[0], dtype=a.dtype)
+        for a in inputs
+    ]
+    model = keras.Model(symbolic, layer(*symbolic))
+    assert_keras_file_round_trip(model, list(inputs), tmp_path)
+
+
+def test_layers_round_trip_config_and_keras_file(tmp_path):
+    rng = np.random.default_rng(12)
+    batch = encoder_batch()
+    x = rng.normal(size=(3, 9, 16)).astype("float32")
+    mask = ref.attention_mask(batch["input_mask"]).astype("float32")
+    cases = [
+        (Embeddings(99, 8, 16), [batch["input_ids"], batch["segment_ids"]]),
+        (SelfAttention(16, 4), [x, mask]),
+        (TransformerLayer(16, 2, 24), [x, mask]),
+        (DiscriminatorHead(16), [x]),
+        (
+            MaskedLMHead(16, 8, 30),
+            [x[:, :3], rng.normal(size=(30, 8)).astype("float32")],
+        ),
+    ]
+    for i, (layer, inputs) in enumerate(cases):
+        sub = tmp_path / str(i)
+        sub.mkdir()
+        _round_trip_layer(layer, inputs, sub)
