@@ -1,0 +1,367 @@
+"""GLUE classification and regression tasks.
+
+Port of finetune/classification/classification_tasks.py (spec 7.2, 7.3):
+`read_tsv`, `_load_glue` (column indices, headers, dummy test labels, eids),
+`double_unordered` for MRPC and STS train, `_truncate_seq_pair` and the
+`[CLS] a [SEP] (b [SEP])` featurisation.
+"""
+
+import csv
+import logging
+
+import tensorflow as tf
+
+from electra_tf.finetuning import scorers
+from electra_tf.finetuning import task
+
+logger = logging.getLogger(__name__)
+
+
+class InputExample(task.Example):
+    """A single- or pair-sentence example; `label` is a string or float."""
+
+    def __init__(self, eid, task_name, text_a, text_b=None, label=None):
+        super().__init__(task_name)
+        self.eid = eid
+        self.text_a = text_a
+        self.text_b = text_b
+        self.label = label
+
+
+def read_tsv(input_file, max_lines=None):
+    """Rows of a tab-separated file; quotes are literal characters."""
+    with tf.io.gfile.GFile(input_file, "r") as f:
+        reader = csv.reader(f, delimiter="\t", quotechar=None)
+        lines = []
+        for i, line in enumerate(reader):
+            if max_lines and i >= max_lines:
+                break
+            lines.append(line)
+        return lines
+
+
+def _truncate_seq_pair(tokens_a, tokens_b, max_length):
+    """Pops the last token of the longer list (b on ties) until they fit."""
+    while len(tokens_a) + len(tokens_b) > max_length:
+        if len(tokens_a) > len(tokens_b):
+            tokens_a.pop()
+        else:
+            tokens_b.pop()
+
+
+class SingleOutputTask(task.Task):
+    """A task with one prediction per example, read from GLUE TSV files."""
+
+    def __init__(self, config, name, tokenizer):
+        super().__init__(config, name, tokenizer)
+        # split -> number of rows that could not be parsed and were skipped
+        self.malformed_rows = {}
+
+    def get_examples(self, split):
+        path = self.raw_file(self._file_split(split) + ".tsv")
+        lines = read_tsv(path, max_lines=100 if self.config.debug else None)
+        self.malformed_rows[split] = 0
+        examples = self._create_examples(lines, split)
+        if self.malformed_rows[split]:
+            logger.warning(
+                "%s %s: skipped %d malformed row(s) of %s (as the original "
+                "does); see the errors logged above.",
+                self.name,
+                split,
+                self.malformed_rows[split],
+                path,
+            )
+        return examples
+
+    def _file_split(self, split):
+        return split
+
+    def _create_examples(self, lines, split):
+        raise NotImplementedError
+
+    def _get_dummy_label(self):
+        raise NotImplementedError
+
+    def _load_glue(
+        self,
+        lines,
+        split,
+        text_a_loc,
+        text_b_loc,
+        label_loc,
+        skip_first_line=False,
+        eid_offset=0,
+        swap=False,
+    ):
+        """Examples from TSV rows; rows that fail to parse are counted."""
+        examples = []
+        for i, line in enumerate(lines):
+            if i == 0 and skip_first_line:
+                continue
+            try:
+                eid = i - (1 if skip_first_line else 0) + eid_offset
+                text_a = line[text_a_loc]
+                text_b = None if text_b_loc is None else line[text_b_loc]
+                if "test" in split or "diagnostic" in split:
+                    label = self._get_dummy_label()
+                else:
+                    label = line[label_loc]
+            except IndexError:
+                # The error count covers both passes of double_unordered.
+                if not swap:
+                    self.malformed_rows[split] += 1
+                    logger.error(
+                        "%s %s: row %d has %d column(s), too few; skipped: %r",
+                        self.name,
+                        split,
+                        i,
+                        len(line),
+                        line,
+                    )
+                continue
+            if swap:
+                text_a, text_b = text_b, text_a
+            examples.append(
+                InputExample(eid, self.name, text_a, text_b, label)
+            )
+        return examples
+
+    def featurize(self, example, is_training, log=False):
+        tokens_a = self._tokenizer.tokenize(example.text_a)
+        tokens_b = self._tokenizer.tokenize(example.text_b) if example.text_b else None
+        max_len = self.config.max_seq_length
+        if tokens_b:
+            _truncate_seq_pair(tokens_a, tokens_b, max_len - 3)
+        else:
+            tokens_a = tokens_a[: max_len - 2]
+        tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+        segment_ids = [0] * len(tokens)
+        if tokens_b:
+            tokens += tokens_b + ["[SEP]"]
+            segment_ids += [1] * (len(tokens_b) + 1)
+        input_ids = self._tokenizer.convert_tokens_to_ids(tokens)
+        input_mask = [1] * len(input_ids)
+        pad = [0] * (max_len - len(input_ids))
+        features = {
+            "input_ids": input_ids + pad,
+            "input_mask": input_mask + pad,
+            "segment_ids": segment_ids + pad,
+            "task_id": self.task_id,
+            self.name + "_eid": example.eid,
+        }
+        self._add_features(features, example)
+        if log:
+            logger.info(
+                "%s example %d: tokens %s, features %s",
+                self.name,
+                example.eid,
+                " ".join(tokens),
+                features,
+            )
+        return [features]
+
+    def _add_features(self, features, example):
+        raise NotImplementedError
+
+
+class ClassificationTask(SingleOutputTask):
+    """Softmax classification over `label_list` from the `[CLS]` vector."""
+
+    head_type = "classification"
+
+    def __init__(self, config, name, tokenizer, label_list):
+        super().__init__(config, name, tokenizer)
+        self.label_list = list(label_list)
+
+    @property
+    def num_labels(self):
+        return len(self.label_list)
+
+    def _get_dummy_label(self):
+        return self.label_list[0]
+
+    def get_feature_specs(self):
+        return [
+            task.FeatureSpec(self.name + "_eid", []),
+            task.FeatureSpec(self.name + "_label_ids", []),
+        ]
+
+    def _add_features(self, features, example):
+        if example.label not in self.label_list:
+            raise ValueError(
+                f"Task '{self.name}' example {example.eid}: label "
+                f"{example.label!r} is not one of {self.label_list}. Check "
+                "the label column of the TSV file."
+            )
+        features[self.name + "_label_ids"] = self.label_list.index(example.label)
+
+    def get_scorer(self, split="dev"):
+        return scorers.AccuracyScorer()
+
+
+class RegressionTask(SingleOutputTask):
+    """A real-valued score in [min_value, max_value], trained on label / max."""
+
+    head_type = "regression"
+
+    def __init__(self, config, name, tokenizer, min_value, max_value):
+        super().__init__(config, name, tokenizer)
+        self.min_value = min_value
+        self.max_value = max_value
+
+    def _get_dummy_label(self):
+        return 0.0
+
+    def get_feature_specs(self):
+        return [
+            task.FeatureSpec(self.name + "_eid", []),
+            task.FeatureSpec(self.name + "_targets", [], is_int_feature=False),
+        ]
+
+    def _add_features(self, features, example):
+        try:
+            label = float(example.label)
+        except ValueError:
+            label = None
+        if label is None or not self.min_value <= label <= self.max_value:
+            raise ValueError(
+                f"Task '{self.name}' example {example.eid}: label "
+                f"{example.label!r} is not a number in [{self.min_value}, "
+                f"{self.max_value}]. Check the score column of the TSV file."
+            )
+        features[self.name + "_targets"] = (label - self.min_value) / self.max_value
+
+    def get_scorer(self, split="dev"):
+        return scorers.RegressionScorer()
+
+
+class MNLI(ClassificationTask):
+    """Multi-NLI: dev is dev_matched; test splits matched, mismatched, diagnostic."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(
+            config, "mnli", tokenizer, ["contradiction", "entailment", "neutral"]
+        )
+
+    def _file_split(self, split):
+        return "dev_matched" if split == "dev" else split
+
+    def _create_examples(self, lines, split):
+        if split == "diagnostic":
+            return self._load_glue(lines, split, 1, 2, None, True)
+        return self._load_glue(lines, split, 8, 9, -1, True)
+
+    def get_test_splits(self):
+        return ["test_matched", "test_mismatched", "diagnostic"]
+
+
+class _DoubledPairTask:
+    """Mixin: with double_unordered, train gets a swapped (b, a) copy."""
+
+    def cache_settings(self):
+        return {"double_unordered": self.config.double_unordered}
+
+    def _with_swapped(self, lines, split, *columns):
+        examples = self._load_glue(lines, split, *columns, True)
+        if self.config.double_unordered and split == "train":
+            examples += self._load_glue(
+                lines, split, *columns, True, len(examples), True
+            )
+        return examples
+
+
+class MRPC(_DoubledPairTask, ClassificationTask):
+    """Microsoft Research Paraphrase Corpus."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(config, "mrpc", tokenizer, ["0", "1"])
+
+    def _create_examples(self, lines, split):
+        return self._with_swapped(lines, split, 3, 4, 0)
+
+
+class CoLA(ClassificationTask):
+    """Corpus of Linguistic Acceptability (train/dev files have no header)."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(config, "cola", tokenizer, ["0", "1"])
+
+    def _create_examples(self, lines, split):
+        test = split == "test"
+        return self._load_glue(lines, split, 1 if test else 3, None, 1, test)
+
+    def get_scorer(self, split="dev"):
+        return scorers.MCCScorer()
+
+
+class SST(ClassificationTask):
+    """Stanford Sentiment Treebank (SST-2)."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(config, "sst", tokenizer, ["0", "1"])
+
+    def _create_examples(self, lines, split):
+        if "test" in split:
+            return self._load_glue(lines, split, 1, None, None, True)
+        return self._load_glue(lines, split, 0, None, 1, True)
+
+
+class QQP(ClassificationTask):
+    """Quora Question Pairs."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(config, "qqp", tokenizer, ["0", "1"])
+
+    def _create_examples(self, lines, split):
+        test = split == "test"
+        return self._load_glue(
+            lines, split, 1 if test else 3, 2 if test else 4, 5, True
+        )
+
+
+class RTE(ClassificationTask):
+    """Recognizing Textual Entailment."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(
+            config, "rte", tokenizer, ["entailment", "not_entailment"]
+        )
+
+    def _create_examples(self, lines, split):
+        return self._load_glue(lines, split, 1, 2, 3, True)
+
+
+class QNLI(ClassificationTask):
+    """Question NLI."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(
+            config, "qnli", tokenizer, ["entailment", "not_entailment"]
+        )
+
+    def _create_examples(self, lines, split):
+        return self._load_glue(lines, split, 1, 2, 3, True)
+
+
+class STS(_DoubledPairTask, RegressionTask):
+    """Semantic Textual Similarity Benchmark, scores 0-5."""
+
+    def __init__(self, config, tokenizer):
+        super().__init__(config, "sts", tokenizer, 0.0, 5.0)
+
+    def _create_examples(self, lines, split):
+        if split == "test":
+            return self._load_glue(lines, split, -2, -1, None, True)
+        return self._with_swapped(lines, split, -3, -2, -1)
+
+
+GLUE_TASKS = {
+    "cola": CoLA,
+    "sst": SST,
+    "mrpc": MRPC,
+    "sts": STS,
+    "qqp": QQP,
+    "mnli": MNLI,
+    "qnli": QNLI,
+    "rte": RTE,
+}
