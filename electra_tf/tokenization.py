@@ -1,0 +1,496 @@
+"""Port of model/tokenization.py: BERT's WordPiece tokenizer with ELECTRA's
+`strip_accents` switch, under the original names.
+
+Three paths give the same ids:
+- `FullTokenizer.tokenize` + `convert_tokens_to_ids`: the original algorithm,
+  character by character (the reference).
+- `FullTokenizer.tokenize_to_ids`: the same function memoised per
+  whitespace-separated word, with the per-character cleaning done by
+  `str.translate`; the data builder uses it (several times faster).
+- `TFTextTokenizer`: a tensorflow-text graph for `tf.data` and exported models
+  (tf_text.FastWordpieceTokenizer after regex pre-tokenisation built from
+  Python's own Unicode tables); its known differences are listed in its
+  docstring.
+"""
+
+import functools
+import os
+import sys
+import unicodedata
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def default_vocab_file():
+    """Path of the bundled English uncased BERT vocab (30,522 tokens)."""
+    return os.path.join(os.path.dirname(__file__), "resources", "vocab.txt")
+
+
+def convert_to_unicode(text):
+    """Returns `text` as str; bytes are decoded as UTF-8, dropping bad bytes."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "ignore")
+    raise ValueError(f"Unsupported string type: {type(text)}")
+
+
+def printable_text(text):
+    """Returns `text` as str, for printing and logging."""
+    return convert_to_unicode(text)
+
+
+def load_vocab(vocab_file):
+    """Reads a vocab file into an ordered {token: id} dict.
+
+    Each line stripped of surrounding whitespace is a token whose id is its
+    0-based line number; a later duplicate overwrites the earlier id; bytes
+    that are not UTF-8 are dropped (all as in the original).
+    """
+    vocab = {}
+    with tf.io.gfile.GFile(vocab_file, "rb") as reader:
+        for index, line in enumerate(reader):
+            vocab[convert_to_unicode(line).strip()] = index
+    return vocab
+
+
+def check_vocab(vocab, vocab_file):
+    """Raises ValueError naming the missing special tokens of a vocab."""
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing or vocab.get("[PAD]") != 0:
+        raise ValueError(
+            f"Vocab file {vocab_file} lacks the special tokens {missing} or "
+            f"does not have [PAD] on line 1 (id 0). ELECTRA needs "
+            f"{', '.join(SPECIAL_TOKENS)} with [PAD] first; build a vocab "
+            "with build_vocab.py or use electra_tf/resources/vocab.txt."
+        )
+
+
+def convert_by_vocab(vocab, items):
+    """Maps each item through `vocab` (a missing item raises KeyError)."""
+    return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab, tokens):
+    return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+    return convert_by_vocab(inv_vocab, ids)
+
+
+def whitespace_tokenize(text):
+    """Splits on Python whitespace (`str.split()`), as the original."""
+    return text.split()
+
+
+class FullTokenizer:
+    """Basic tokenization followed by WordPiece (the original's FullTokenizer).
+
+    Args:
+      vocab_file: one token per line; the line number is the id.
+      do_lower_case: lower-case the input (and strip accents if asked).
+      strip_accents: NFD-normalise and drop combining marks; only effective
+        together with `do_lower_case`, as in the original.
+
+    Example:
+      >>> tok = FullTokenizer(default_vocab_file())
+      >>> tok.tokenize("Héllo, unaffable!")
+      ['hello', ',', 'una', '##ffa', '##ble', '!']
+      >>> tok.tokenize_to_ids("Héllo, unaffable!")
+      [7592, 1010, 14477, 20961, 3468, 999]
+    """
+
+    def __init__(self, vocab_file, do_lower_case=True, strip_accents=True):
+        self.vocab = load_vocab(vocab_file)
+        self.inv_vocab = {v: k for k, v in self.vocab.items()}
+        self.basic_tokenizer = BasicTokenizer(
+            do_lower_case=do_lower_case, strip_accents=strip_accents
+        )
+        self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+        self._word_ids = {}
+        self._clean_table = _CleanTable(self.basic_tokenizer)
+
+    def tokenize(self, text):
+        return [
+            sub_token
+            for token in self.basic_tokenizer.tokenize(text)
+            for sub_token in self.wordpiece_tokenizer.tokenize(token)
+        ]
+
+    def convert_tokens_to_ids(self, tokens):
+        return convert_by_vocab(self.vocab, tokens)
+
+    def convert_ids_to_tokens(self, ids):
+        return convert_by_vocab(self.inv_vocab, ids)
+
+    def tokenize_to_ids(self, text):
+        """`convert_tokens_to_ids(tokenize(text))`, memoised per word.
+
+        Exact because every step after cleaning, CJK spacing and the
+        whitespace split (lower-casing, accents, punctuation, WordPiece) is a
+        function of one whitespace-separated word.
+        """
+        text = convert_to_unicode(text)
+        if text.isascii():
+            text = text.translate(_ASCII_CLEAN)
+        else:
+            text = text.translate(self._clean_table)
+        cache = self._word_ids
+        ids = []
+        for word in text.split():
+            word_ids = cache.get(word)
+            if word_ids is None:
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                word_ids = cache[word] = self._word_to_ids(word)
+            ids.extend(word_ids)
+        return ids
+
+    def _word_to_ids(self, word):
+        """Lower/strip, punctuation split and WordPiece of one clean word."""
+        basic = self.basic_tokenizer
+        if basic.do_lower_case:
+            word = word.lower()
+            if basic.strip_accents:
+                word = basic._run_strip_accents(word)
+        pieces = whitespace_tokenize(" ".join(basic._run_split_on_punc(word)))
+        tokens = []
+        for piece in pieces:
+            tokens.extend(self.wordpiece_tokenizer.tokenize(piece))
+        return tuple(self.convert_tokens_to_ids(tokens))
+
+
+class BasicTokenizer:
+    """Cleaning, CJK spacing, whitespace split, lower-casing/accent stripping
+    and punctuation splitting (the original's BasicTokenizer)."""
+
+    def __init__(self, do_lower_case=True, strip_accents=True):
+        self.do_lower_case = do_lower_case
+        self.strip_accents = strip_accents
+
+    def tokenize(self, text):
+        text = convert_to_unicode(text)
+        text = self._clean_text(text)
+        # The original spaces CJK ideographs for every model (added for the
+        # multilingual and Chinese BERT models; harmless for English).
+        text = self._tokenize_chinese_chars(text)
+        split_tokens = []
+        for token in whitespace_tokenize(text):
+            if self.do_lower_case:
+                token = token.lower()
+                if self.strip_accents:
+                    token = self._run_strip_accents(token)
+            split_tokens.extend(self._run_split_on_punc(token))
+        return whitespace_tokenize(" ".join(split_tokens))
+
+    def _run_strip_accents(self, text):
+        """NFD-normalises and drops combining marks (category Mn)."""
+        text = unicodedata.normalize("NFD", text)
+        return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+    def _run_split_on_punc(self, text):
+        """Makes every punctuation character a token of its own."""
+        output = []
+        start_new_word = True
+        for char in text:
+            if _is_punctuation(char):
+                output.append([char])
+                start_new_word = True
+            else:
+                if start_new_word:
+                    output.append([])
+                start_new_word = False
+                output[-1].append(char)
+        return ["".join(x) for x in output]
+
+    def _tokenize_chinese_chars(self, text):
+        """Surrounds every CJK ideograph with spaces."""
+        output = []
+        for char in text:
+            if self._is_chinese_char(ord(char)):
+                output.extend((" ", char, " "))
+            else:
+                output.append(char)
+        return "".join(output)
+
+    def _is_chinese_char(self, cp):
+        """True for code points in the CJK Unified Ideographs blocks.
+
+        Hangul, Hiragana and Katakana are not included: those scripts separate
+        words with spaces.
+        """
+        return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
+
+    def _clean_text(self, text):
+        """Drops NUL, U+FFFD and control/format characters; maps whitespace
+        to a single space each."""
+        output = []
+        for char in text:
+            cp = ord(char)
+            if cp == 0 or cp == 0xFFFD or _is_control(char):
+                continue
+            output.append(" " if _is_whitespace(char) else char)
+        return "".join(output)
+
+
+class WordpieceTokenizer:
+    """Greedy longest-match-first WordPiece (the original's
+    WordpieceTokenizer); a word longer than `max_input_chars_per_word`
+    characters, or with a position no piece matches, becomes `unk_token`."""
+
+    def __init__(self, vocab, unk_token="[UNK]", max_input_chars_per_word=200):
+        self.vocab = vocab
+        self.unk_token = unk_token
+        self.max_input_chars_per_word = max_input_chars_per_word
+
+    def tokenize(self, text):
+        output_tokens = []
+        for token in whitespace_tokenize(convert_to_unicode(text)):
+            if len(token) > self.max_input_chars_per_word:
+                output_tokens.append(self.unk_token)
+                continue
+            sub_tokens = []
+            start = 0
+            while start < len(token):
+                end = len(token)
+                cur_substr = None
+                while start < end:
+                    substr = token[start:end]
+                    if start > 0:
+                        substr = "##" + substr
+                    if substr in self.vocab:
+                        cur_substr = substr
+                        break
+                    end -= 1
+                if cur_substr is None:
+                    sub_tokens = [self.unk_token]
+                    break
+                sub_tokens.append(cur_substr)
+                start = end
+            output_tokens.extend(sub_tokens)
+        return output_tokens
+
+
+CJK_RANGES = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+
+
+def _is_whitespace(char):
+    """Space, tab, newline, carriage return and category Zs."""
+    if char in " \t\n\r":
+        return True
+    return unicodedata.category(char) == "Zs"
+
+
+def _is_control(char):
+    """Category C* except tab, newline and carriage return (whitespace)."""
+    if char in "\t\n\r":
+        return False
+    return unicodedata.category(char).startswith("C")
+
+
+def _is_punctuation(char):
+    """All non-alphanumeric printable ASCII, and Unicode category P*."""
+    cp = ord(char)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+# ASCII-only text: C0 controls and DEL are dropped, tab/newline/CR become
+# spaces (what _clean_text does to them); nothing ASCII is CJK.
+_ASCII_CLEAN = {cp: None for cp in list(range(32)) + [127]}
+_ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+_WORD_CACHE_SIZE = 1 << 20
+
+
+class _CleanTable(dict):
+    """`str.translate` table doing _clean_text + _tokenize_chinese_chars per
+    character, filled lazily from the reference functions."""
+
+    def __init__(self, basic_tokenizer):
+        super().__init__()
+        self._basic = basic_tokenizer
+
+    def __missing__(self, cp):
+        char = chr(cp)
+        value = self._basic._tokenize_chinese_chars(
+            self._basic._clean_text(char)
+        )
+        self[cp] = value
+        return value
+
+
+class TFTextTokenizer(tf.Module):
+    """The FullTokenizer algorithm as a TensorFlow graph (tf.data, SavedModel).
+
+    Pre-tokenisation is done with `tf.strings` regexes whose character classes
+    are generated from Python's `unicodedata` (the tables the reference path
+    uses), lower-casing with `tf.strings.lower` (ICU) plus fix-ups for the
+    characters where ICU's case table differs from Python's, accents with
+    `tf_text.normalize_utf8(NFD)`, and WordPiece with
+    `tf_text.FastWordpieceTokenizer`; words longer than 200 characters become
+    `[UNK]` before WordPiece, as in the original.
+
+    Known differences from the reference path: none with this TensorFlow.
+    tests/test_tokenization.py checks every Unicode code point alone and in a
+    word, invalid UTF-8 (dropped by `unicode_transcode(errors="ignore")` as by
+    Python's decoder) and the bundled corpus.
+    `tf_text.FastBertTokenizer` alone is not used because it case-folds with
+    NFKC (fullwidth letters, ligatures, superscripts, final sigma and
+    "\u00df" change), turns control characters into spaces instead of
+    dropping them and maps a word with invalid UTF-8 to `[UNK]`.
+
+    Args:
+      vocab_file: as for FullTokenizer.
+      do_lower_case, strip_accents: as for FullTokenizer.
+
+    Call `tokenize(texts)` on a string tensor [B] to get int64 ids as a
+    RaggedTensor [B, (T)].
+
+    Example:
+      >>> tok = TFTextTokenizer(default_vocab_file())
+      >>> tok.tokenize(["Héllo, unaffable!"]).to_list()
+      [[7592, 1010, 14477, 20961, 3468, 999]]
+    """
+
+    def __init__(self, vocab_file, do_lower_case=True, strip_accents=True,
+                 name=None):
+        super().__init__(name=name)
+        vocab = load_vocab(vocab_file)
+        check_vocab(vocab, vocab_file)
+        self.do_lower_case = do_lower_case
+        self.strip_accents = strip_accents
+        self.unk_id = vocab["[UNK]"]
+        self._classes = _unicode_classes()
+        self._lower_fixups = (
+            _lower_fixups(self._classes["lower_candidates"])
+            if do_lower_case
+            else ()
+        )
+        # Ids are line numbers; a line whose token was overwritten by a later
+        # duplicate, an empty line and a bare "##" can never match in the
+        # reference, so they get placeholders that no word can equal.
+        inv_vocab = {i: t for t, i in vocab.items()}
+        size = max(vocab.values()) + 1
+        tokens = []
+        for i in range(size):
+            token = inv_vocab.get(i, "")
+            tokens.append(token if token not in ("", "##") else f" {i} ")
+        self.wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=tokens,
+            suffix_indicator="##",
+            max_bytes_per_word=4 * _MAX_WORD_CHARS,
+            token_out_type=tf.int64,
+            unknown_token="[UNK]",
+            no_pretokenization=True,
+        )
+
+    def basic_tokenize(self, texts):
+        """BasicTokenizer.tokenize on a string tensor [B] -> words [B, (W)]."""
+        c = self._classes
+        x = tf.strings.unicode_transcode(
+            texts, "UTF-8", "UTF-8", errors="ignore"
+        )
+        x = tf.strings.regex_replace(x, c["control"], "")
+        x = tf.strings.regex_replace(x, c["clean_space"], " ")
+        x = tf.strings.regex_replace(x, c["cjk"], r" \0 ")
+        if self.do_lower_case:
+            x = tf.strings.lower(x, encoding="utf-8")
+            for upper, lower in self._lower_fixups:
+                x = tf.strings.regex_replace(x, upper, lower)
+            if self.strip_accents:
+                x = tf_text.normalize_utf8(x, "NFD")
+                x = tf.strings.regex_replace(x, c["mn"], "")
+        return tf_text.regex_split(
+            x, c["split_space"] + "|(" + c["punct"] + ")", c["punct"]
+        )
+
+    def tokenize(self, texts):
+        """FullTokenizer ids for a string tensor [B] -> int64 [B, (T)]."""
+        words = self.basic_tokenize(tf.convert_to_tensor(texts))  # [B, (W)]
+        too_long = (
+            tf.strings.length(words.flat_values, unit="UTF8_CHAR")
+            > _MAX_WORD_CHARS
+        )
+        flat = tf.where(too_long, "[UNK]", words.flat_values)
+        pieces = self.wordpiece.tokenize(flat)  # [words, (P)]
+        return words.with_flat_values(pieces).merge_dims(1, 2)
+
+
+_MAX_WORD_CHARS = 200
+
+
+def _char_class(predicate, code_points):
+    """RE2 character class of the code points satisfying `predicate`."""
+    ranges = []
+    for cp in code_points:
+        if predicate(cp):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    parts = [
+        f"\\x{{{lo:X}}}" if lo == hi else f"\\x{{{lo:X}}}-\\x{{{hi:X}}}"
+        for lo, hi in ranges
+    ]
+    return "[" + "".join(parts) + "]"
+
+
+@functools.lru_cache(maxsize=None)
+def _unicode_classes():
+    """Character classes of the reference predicates over all code points
+    that valid UTF-8 can hold (computed once, ~1 s)."""
+    code_points = [
+        cp for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF
+    ]
+    category = [unicodedata.category(chr(cp)) for cp in code_points]
+    cat = dict(zip(code_points, category))
+    return {
+        "control": _char_class(
+            lambda cp: cp in (0, 0xFFFD)
+            or (cat[cp][0] == "C" and chr(cp) not in "\t\n\r"),
+            code_points,
+        ),
+        "clean_space": _char_class(
+            lambda cp: chr(cp) in " \t\n\r" or cat[cp] == "Zs", code_points
+        ),
+        "cjk": _char_class(
+            lambda cp: any(lo <= cp <= hi for lo, hi in CJK_RANGES),
+            code_points,
+        ),
+        "split_space": _char_class(lambda cp: chr(cp).isspace(), code_points)
+        + "+",
+        "punct": _char_class(lambda cp: _is_punctuation(chr(cp)), code_points),
+        "mn": _char_class(lambda cp: cat[cp] == "Mn", code_points),
+        "lower_candidates": tuple(
+            cp for cp in code_points if chr(cp).lower() != chr(cp)
+        ),
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def _lower_fixups(candidates):
+    """(pattern, replacement) for characters that ICU lower-cases unlike
+    Python's `str.lower` (case mappings newer than TensorFlow's ICU)."""
+    chars = [chr(cp) for cp in candidates]
+    icu = tf.strings.lower(
+        tf.constant([c.encode("utf-8") for c in chars]), encoding="utf-8"
+    ).numpy()
+    return tuple(
+        (f"\\x{{{ord(c):X}}}", c.lower())
+        for c, lowered in zip(chars, icu)
+        if lowered.decode("utf-8") != c.lower()
+    )
