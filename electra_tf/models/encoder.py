@@ -93,8 +93,10 @@ class Encoder(keras.Model):
             )
         else:
             self.embeddings_project = None
-        self.encoder_layers = [
-            TransformerLayer(
+        # Named attributes, not a list: tf.train.Checkpoint does not follow
+        # Keras 3's tracked lists, so listed layers would not be saved.
+        for i in range(cfg.num_hidden_layers):
+            layer = TransformerLayer(
                 hidden_size=cfg.hidden_size,
                 num_attention_heads=cfg.num_attention_heads,
                 intermediate_size=cfg.intermediate_size,
@@ -104,8 +106,7 @@ class Encoder(keras.Model):
                 initializer_range=cfg.initializer_range,
                 name=f"layer_{i}",
             )
-            for i in range(cfg.num_hidden_layers)
-        ]
+            setattr(self, f"layer_{i}", layer)
         self.build()
 
     def build(self, input_shape=None):
@@ -118,6 +119,13 @@ class Encoder(keras.Model):
         with keras.name_scope("encoder"):
             for layer in self.encoder_layers:
                 layer.build((None, None, self.config.hidden_size))
+
+    @property
+    def encoder_layers(self):
+        return [
+            getattr(self, f"layer_{i}")
+            for i in range(self.config.num_hidden_layers)
+        ]
 
     @property
     def embedding_table(self):
