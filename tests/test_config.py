@@ -1,0 +1,193 @@
+"""Configs: the original's sizes, derivations, override order and strictness."""
+
+import json
+
+import pytest
+
+from electra_tf.config import (
+    FinetuningConfig,
+    HparamError,
+    ModelConfig,
+    PretrainingConfig,
+    get_bert_config,
+    get_generator_config,
+    load_hparams,
+)
+
+
+def pretraining(**hparams):
+    return PretrainingConfig.from_hparams("m", "/data", hparams)
+
+
+def finetuning(**hparams):
+    return FinetuningConfig.from_hparams("m", "/data", hparams)
+
+
+@pytest.mark.parametrize(
+    "size, hidden, layers, heads, inner",
+    [("small", 256, 12, 4, 1024), ("base", 768, 12, 12, 3072), ("large", 1024, 24, 16, 4096)],
+)
+def test_model_sizes(size, hidden, layers, heads, inner):
+    c = get_bert_config(size, 30522)
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (
+        hidden, layers, heads, inner,
+    )
+    assert (c.hidden_act, c.max_position_embeddings, c.type_vocab_size) == ("gelu", 512, 2)
+    assert (c.hidden_dropout_prob, c.attention_probs_dropout_prob, c.initializer_range) == (
+        0.1, 0.1, 0.02,
+    )
+
+
+def test_overrides_rederive_heads_and_inner_unless_given():
+    c = get_bert_config("small", 99, {"hidden_size": 512})
+    assert (c.num_attention_heads, c.intermediate_size) == (8, 2048)
+    c = get_bert_config("small", 99, {"hidden_size": 512, "num_attention_heads": 2})
+    assert (c.num_attention_heads, c.intermediate_size) == (2, 2048)
+    with pytest.raises(HparamError, match="Did you mean 'hidden_size'"):
+        get_bert_config("small", 99, {"hiden_size": 512})
+
+
+@pytest.mark.parametrize(
+    "hparams, hidden, heads, inner, layers",
+    [
+        ({}, 64, 1, 256, 12),  # paper small: 1/4
+        ({"generator_hidden_size": 1.0}, 256, 4, 1024, 12),  # released small
+        ({"model_size": "base", "generator_hidden_size": 0.33333}, 256, 4, 1024, 12),
+        ({"model_size": "large"}, 256, 4, 1024, 24),
+        ({"generator_layers": 0.5}, 64, 1, 256, 6),
+        ({"debug": True}, 36, 1, 144, 3),
+    ],
+)
+def test_generator_derivation(hparams, hidden, heads, inner, layers):
+    g = pretraining(**hparams).generator_config()
+    assert (g.hidden_size, g.num_attention_heads, g.intermediate_size, g.num_hidden_layers) == (
+        hidden, heads, inner, layers,
+    )
+
+
+def test_generator_rounding_is_half_to_even():
+    disc = ModelConfig(vocab_size=10, hidden_size=10, num_attention_heads=1, num_hidden_layers=5)
+    g = get_generator_config(disc, 0.25, 0.5)  # 2.5 -> 2, 2.5 -> 2
+    assert (g.hidden_size, g.num_hidden_layers) == (2, 2)
+
+
+def test_pretraining_defaults_and_paths():
+    c = pretraining()
+    assert c.embedding_size == 128 and c.max_predictions_per_seq == 19
+    assert (c.learning_rate, c.disc_weight, c.num_warmup_steps, c.train_batch_size) == (
+        5e-4, 50.0, 10000, 128,
+    )
+    assert c.pretrain_tfrecords == "/data/pretrain_tfrecords/pretrain_data.tfrecord*"
+    assert c.vocab_file == "/data/vocab.txt"
+    assert c.model_dir == "/data/models/m"
+    assert c.results_txt == "/data/models/m/results/unsup_results.txt"
+    # base alone keeps the small-model hparams (the original's block is
+    # commented out) and has no projection: embedding = hidden.
+    b = pretraining(model_size="base")
+    assert (b.learning_rate, b.train_batch_size, b.embedding_size) == (5e-4, 128, None)
+    assert b.disc_config().embedding_width == 768
+
+
+@pytest.mark.parametrize(
+    "mask_prob, length, expected", [(0.15, 128, 19), (0.15, 512, 79), (0.25, 512, 130), (0.25, 128, 32)]
+)
+def test_max_predictions_per_seq(mask_prob, length, expected):
+    assert pretraining(mask_prob=mask_prob, max_seq_length=length).max_predictions_per_seq == expected
+
+
+def test_override_order_debug_size_and_user_values():
+    c = pretraining(debug=True)
+    assert (c.train_batch_size, c.num_train_steps, c.eval_batch_size, c.num_eval_steps) == (8, 20, 4, 2)
+    d = c.disc_config()
+    assert (d.num_hidden_layers, d.hidden_size, d.intermediate_size, d.num_attention_heads) == (
+        3, 144, 576, 4,
+    )
+    assert d.embedding_width == 128
+    # User values beat debug and size defaults (applied again last).
+    c = pretraining(debug=True, train_batch_size=16, embedding_size=64)
+    assert (c.train_batch_size, c.embedding_size) == (16, 64)
+    assert pretraining(electric_objective=True).two_tower_generator is True
+    assert pretraining(max_predictions_per_seq=7).max_predictions_per_seq == 7
+
+
+def test_unknown_and_invalid_hparams_are_named():
+    with pytest.raises(HparamError, match="Unknown hparam 'learning_rat'.*Did you mean 'learning_rate'"):
+        pretraining(learning_rat=1e-3)
+    with pytest.raises(HparamError, match="Exactly one of do_train or do_eval"):
+        pretraining(do_eval=True)
+    with pytest.raises(HparamError, match="Unknown model_size 'medium'"):
+        pretraining(model_size="medium")
+    with pytest.raises(HparamError, match="not a multiple of num_attention_heads"):
+        pretraining(model_hparam_overrides={"hidden_size": 100, "num_attention_heads": 3})
+
+
+def test_load_hparams_json_string_path_and_errors(tmp_path):
+    assert load_hparams('{"debug": true}') == {"debug": True}
+    path = tmp_path / "h.json"
+    path.write_text('{"model_size": "base"}')
+    assert load_hparams(str(path)) == {"model_size": "base"}
+    with pytest.raises(HparamError, match="not valid JSON"):
+        load_hparams('{"debug": tru}')
+    with pytest.raises(HparamError, match="must be a JSON object"):
+        load_hparams("[1, 2]")
+    with pytest.raises(HparamError, match="does not exist"):
+        load_hparams(str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    with pytest.raises(HparamError, match="bad.json is not valid JSON"):
+        load_hparams(str(bad))
+
+
+def test_json_round_trip_and_original_bert_config(tmp_path):
+    c = pretraining(debug=True, generator_hidden_size=1.0)
+    path = str(tmp_path / "c.json")
+    c.to_json(path)
+    assert PretrainingConfig.from_json(path) == c
+    bert = tmp_path / "bert_config.json"
+    bert.write_text(json.dumps({
+        "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "hidden_size": 256, "initializer_range": 0.02,
+        "intermediate_size": 1024, "max_position_embeddings": 512,
+        "num_attention_heads": 4, "num_hidden_layers": 12, "type_vocab_size": 2,
+        "vocab_size": 30522,
+    }))
+    m = ModelConfig.from_json(str(bert))
+    assert (m.hidden_size, m.embedding_width) == (256, 256)
+    with pytest.raises(HparamError, match="Unknown hparam 'hidden'"):
+        ModelConfig.from_dict({"vocab_size": 5, "hidden": 3})
+
+
+@pytest.mark.parametrize(
+    "tasks, length, epochs",
+    [
+        (["rte"], 128, 10.0), (["sts"], 128, 10.0), (["mnli"], 128, 3.0),
+        (["squad"], 512, 2.0), (["squadv1"], 512, 2.0), (["triviaqa"], 512, 2.0),
+        (["naturalqs"], 128, 3.0),  # quirk kept: no "qa" in the name
+        (["chunk"], 256, 3.0), (["rte", "sts"], 128, 3.0),
+    ],
+)
+def test_finetuning_task_defaults(tasks, length, epochs):
+    c = finetuning(task_names=tasks)
+    assert (c.max_seq_length, c.num_train_epochs) == (length, epochs)
+
+
+def test_finetuning_sizes_debug_and_paths():
+    c = finetuning(task_names=["rte", "sts"])
+    assert (c.learning_rate, c.layerwise_lr_decay, c.embedding_size) == (1e-4, 0.8, 128)
+    assert c.model_dir == "/data/models/m/finetuning_models/rte,sts_model"
+    assert c.trial_model_dir(2).endswith("rte,sts_model_2")
+    assert c.results_txt == "/data/models/m/results/rte,sts_results.txt"
+    assert c.init_checkpoint == "/data/models/m"
+    assert c.raw_data_dir("rte") == "/data/finetuning_data/rte"
+    assert c.qa_preds_file("squad") == "/data/models/m/results/rte,sts_qa/squad_preds.json"
+    assert c.test_predictions("rte", "test", 1).endswith("test_predictions/rte_test_1_predictions.pkl")
+    large = finetuning(model_size="large", task_names=["rte"])
+    assert (large.learning_rate, large.layerwise_lr_decay, large.embedding_size) == (5e-5, 0.9, None)
+    d = finetuning(debug=True, task_names=["rte"])
+    assert (d.num_train_epochs, d.train_batch_size, d.use_tfrecords_if_existing) == (3.0, 32, False)
+    assert d.init_checkpoint is None and d.preprocessed_data_dir.endswith("rte_tfrecords-debug")
+    assert finetuning(task_names=["rte"], num_train_epochs=1.0).num_train_epochs == 1.0
+    with pytest.raises(HparamError, match="at most 512"):
+        finetuning(max_seq_length=1024)
+    with pytest.raises(HparamError, match="task_names must be a non-empty list"):
+        finetuning(task_names="rte")
