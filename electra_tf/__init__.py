@@ -15,6 +15,7 @@ _EXPORTS = {
     "Encoder": "electra_tf.models.encoder",
     "ElectraPretrainer": "electra_tf.models.pretrainer",
     "load_pretraining_checkpoint": "electra_tf.conversion.loading",
+    "load_discriminator_checkpoint": "electra_tf.conversion.loading",
     "CheckpointMismatchError": "electra_tf.conversion.tf1_checkpoint",
 }
 

@@ -9,7 +9,10 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.config import PretrainingConfig
-from electra_tf.conversion.loading import load_pretraining_checkpoint
+from electra_tf.conversion.loading import (
+    load_discriminator_checkpoint,
+    load_pretraining_checkpoint,
+)
 from electra_tf.conversion.tf1_checkpoint import (
     CheckpointMismatchError,
     restore_by_name,
@@ -168,3 +171,22 @@ def test_missing_hparams_and_missing_checkpoint_are_explained(tmp_path):
         load_pretraining_checkpoint(folder)
     with pytest.raises(FileNotFoundError, match="No checkpoint found in directory"):
         load_pretraining_checkpoint(str(tmp_path), {})
+
+
+def test_discriminator_encoder_loads_from_full_and_discriminator_only(tmp_path):
+    folder, meta = _fixture()
+    reference = np.load(os.path.join(folder, "reference.npz"))
+    inputs = {k: reference[k] for k in ("input_ids", "input_mask", "segment_ids")}
+    tensors = {
+        n: t for n, t in _fixture_tensors(folder).items() if n.startswith("electra/")
+    }
+    only = _write_tf1_checkpoint(tensors, str(tmp_path / "model.ckpt"))
+    for path in (folder, only):
+        encoder = load_discriminator_checkpoint(path, meta["hparams"])
+        np.testing.assert_allclose(
+            encoder(inputs)["sequence_output"], reference["disc_sequence_output"], atol=1e-4
+        )
+    del tensors["electra/encoder/layer_0/output/LayerNorm/beta"]
+    broken = _write_tf1_checkpoint(tensors, str(tmp_path / "broken.ckpt"))
+    with pytest.raises(CheckpointMismatchError, match="layer_0/output/LayerNorm/beta"):
+        load_discriminator_checkpoint(broken, meta["hparams"])

@@ -6,6 +6,7 @@ original hparams it was trained with.
 """
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -17,6 +18,7 @@ from electra_tf.conversion.tf1_checkpoint import (
     restore_by_name,
     variables_by_name,
 )
+from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
 
 CONFIG_NAME = "pretrain_config.json"
@@ -75,3 +77,27 @@ def load_pretraining_checkpoint(path, hparams=None):
     return model
 
 
+
+
+# Everything of a checkpoint that is not the discriminator encoder.
+NOT_DISCRIMINATOR = re.compile(r"^(?!electra/)")
+
+
+def load_discriminator_checkpoint(path, hparams=None):
+    """Returns the discriminator `Encoder` (`electra/...`) stored at `path`.
+
+    Reads a full pre-training checkpoint (ours or the original's) or a
+    discriminator-only one; all `electra/` weights must be present, anything
+    else (generator, heads) may be there and is left unused. `hparams` as in
+    `load_pretraining_checkpoint`.
+    """
+    prefix = resolve_checkpoint(path)
+    if is_object_checkpoint(prefix):
+        return load_pretraining_checkpoint(path, hparams).discriminator
+    checkpoint_dir = path if os.path.isdir(path) else os.path.dirname(prefix)
+    config = _config_for(checkpoint_dir, hparams)
+    encoder = Encoder(config.disc_config(), name="electra")
+    restore_by_name(
+        variables_by_name(encoder), prefix, allow_unused=NOT_DISCRIMINATOR
+    )
+    return encoder
