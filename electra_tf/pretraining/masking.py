@@ -1,0 +1,222 @@
+"""Dynamic masking and sampling for pre-training.
+
+Port of pretrain/pretrain_helpers.py: gather_positions, scatter_update, mask,
+unmask, sample_from_softmax. Inputs are dicts of int32 tensors named as the
+original's features (`input_ids`, `input_mask`, `segment_ids`,
+`masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
+
+Randomness comes from stateless ops keyed by one seed per example (`seeds`,
+int [B, 2]): the draws for an example depend on its seed only, so a resumed
+run repeats exactly and the masks of a global batch do not depend on how it
+is split across replicas.
+"""
+
+import tensorflow as tf
+
+# B batch, L sequence length, N predictions per sequence, V vocab, D depth.
+
+# Share of the chosen positions that become [MASK]; the rest keep their token.
+MASK_SHARE = 0.85
+
+
+def gather_positions(sequence, positions):
+    """Per-example gather: [B, L] or [B, L, D] at positions [B, N]."""
+    return tf.gather(sequence, positions, batch_dims=1)  # [B, N(, D)]
+
+
+def scatter_update(sequence, updates, positions):
+    """Writes `updates` [B, N(, D)] at `positions` [B, N] of `sequence`.
+
+    As the original: updates aimed at position 0 are ignored (unused slots
+    point there); several updates to one position are averaged (floor
+    division for ints, true division for floats).
+    Returns (updated sequence, updated mask [B, L] int32 with 0/1 entries).
+    """
+    depth_dimension = sequence.shape.rank == 3
+    if not depth_dimension:
+        sequence = sequence[:, :, None]  # [B, L, 1]
+        updates = updates[:, :, None]  # [B, N, 1]
+    shape = tf.shape(sequence)
+    batch_size, length = shape[0], shape[1]
+    num_updates = tf.shape(positions)[1]
+    row = tf.repeat(tf.range(batch_size), num_updates)  # [B*N]
+    index = tf.stack([row, tf.reshape(positions, [-1])], axis=1)  # [B*N, 2]
+    flat_updates = tf.reshape(updates, [-1, tf.shape(updates)[-1]])
+    summed = tf.scatter_nd(index, flat_updates, shape)  # [B, L, D]
+    counts = tf.scatter_nd(
+        index, tf.ones_like(row), tf.stack([batch_size, length])
+    )  # [B, L]
+    not_first = tf.concat(
+        [
+            tf.zeros([batch_size, 1], tf.int32),
+            tf.ones([batch_size, length - 1], tf.int32),
+        ],
+        axis=1,
+    )  # [B, L]
+    counts *= not_first
+    counts_3d = tf.cast(counts[:, :, None], sequence.dtype)  # [B, L, 1]
+    if sequence.dtype.is_integer:
+        averaged = tf.math.floordiv(summed, tf.maximum(counts_3d, 1))
+    else:
+        averaged = summed / tf.maximum(counts_3d, 1)
+    updated_mask = tf.minimum(counts, 1)  # [B, L]
+    updated_3d = tf.minimum(counts_3d, 1)
+    updated = (1 - updated_3d) * sequence + updated_3d * averaged
+    if not depth_dimension:
+        updated = updated[:, :, 0]
+    return updated, updated_mask
+
+
+def candidates_mask(input_ids, input_mask, special_ids):
+    """1 where a position may be masked: a real token that is not special."""
+    candidates = tf.cast(input_mask, tf.bool)
+    for token_id in special_ids:
+        candidates &= tf.not_equal(input_ids, token_id)
+    return candidates  # [B, L] bool
+
+
+def _draw_positions(seeds, sample_logits, n, without_replacement):
+    """Per example: N positions from `sample_logits` and N uniforms."""
+
+    def draw(args):
+        seed, logits = args
+        seed_positions, seed_replace = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2)
+        )
+        if without_replacement:
+            u = tf.random.stateless_uniform(tf.shape(logits), seed_positions)
+            gumbel = -tf.math.log(-tf.math.log(u + 1e-9) + 1e-9)
+            positions = tf.math.top_k(logits + gumbel, k=n).indices
+        else:
+            positions = tf.random.stateless_categorical(
+                logits[None], n, seed_positions, dtype=tf.int32
+            )[0]
+        replace_u = tf.random.stateless_uniform([n], seed_replace)
+        return positions, replace_u
+
+    return tf.map_fn(
+        draw,
+        (seeds, sample_logits),
+        fn_output_signature=(
+            tf.TensorSpec([n], tf.int32),
+            tf.TensorSpec([n], tf.float32),
+        ),
+    )  # [B, N], [B, N]
+
+
+def mask(
+    inputs,
+    mask_prob,
+    max_predictions_per_seq,
+    cls_id,
+    sep_id,
+    mask_id,
+    seeds,
+    without_replacement=False,
+):
+    """Chooses positions to predict and replaces 85% of them with [MASK].
+
+    Per example: candidates are real tokens other than [CLS], [SEP],
+    [MASK]; `num_to_predict = max(1, min(N, round(num_tokens * mask_prob)))`
+    with round-half-to-even and [CLS]/[SEP] counted in num_tokens. The N
+    positions are drawn uniformly from the candidates with replacement
+    (duplicates possible, as the original); slots past num_to_predict point
+    at position 0 with id 0 and weight 0. Each slot independently becomes
+    [MASK] with probability 0.85, else keeps its token.
+
+    Args:
+        inputs: dict with `input_ids` and `input_mask` int32 [B, L].
+        mask_prob: share of tokens to predict.
+        max_predictions_per_seq: N.
+        cls_id, sep_id, mask_id: vocabulary ids of the special tokens.
+        seeds: int [B, 2], one stateless seed per example.
+        without_replacement: draw distinct positions (the fix the authors
+            suggested in issue #41); off by default for parity.
+
+    Returns:
+        A copy of `inputs` with masked `input_ids` and `masked_lm_positions`
+        [B, N] int32, `masked_lm_ids` [B, N] int32, `masked_lm_weights`
+        [B, N] float32.
+    """
+    n = max_predictions_per_seq
+    input_ids, input_mask = inputs["input_ids"], inputs["input_mask"]
+    special_ids = (sep_id, cls_id, mask_id)
+    candidates = candidates_mask(input_ids, input_mask, special_ids)  # [B, L]
+    num_tokens = tf.cast(tf.reduce_sum(input_mask, axis=-1), tf.float32)  # [B]
+    num_to_predict = tf.maximum(
+        1, tf.minimum(n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32))
+    )  # [B]
+    num_candidates = tf.reduce_sum(tf.cast(candidates, tf.int32), axis=-1)
+    if without_replacement:
+        num_to_predict = tf.minimum(num_to_predict, num_candidates)
+    # Deviation from reference: an example with no candidate at all (e.g.
+    # "[CLS] [SEP]") gets no prediction; the original draws an out-of-range
+    # position there.
+    num_to_predict *= tf.cast(num_candidates > 0, tf.int32)
+    masked_lm_weights = tf.sequence_mask(
+        num_to_predict, n, tf.float32
+    )  # [B, N]
+
+    candidates_float = tf.cast(candidates, tf.float32)
+    sample_prob = candidates_float / tf.maximum(
+        tf.reduce_sum(candidates_float, axis=-1, keepdims=True), 1.0
+    )
+    sample_logits = tf.math.log(sample_prob)  # [B, L], -inf off candidates
+    positions, replace_u = _draw_positions(
+        tf.cast(seeds, tf.int64), sample_logits, n, without_replacement
+    )
+    weights_int = tf.cast(masked_lm_weights, tf.int32)
+    masked_lm_positions = positions * weights_int  # [B, N]
+    masked_lm_ids = (
+        gather_positions(input_ids, masked_lm_positions) * weights_int
+    )  # [B, N]
+
+    replace_positions = masked_lm_positions * tf.cast(
+        replace_u < MASK_SHARE, tf.int32
+    )  # [B, N]
+    masked_ids, _ = scatter_update(
+        input_ids,
+        tf.fill(tf.shape(replace_positions), mask_id),
+        replace_positions,
+    )
+    outputs = dict(inputs)
+    outputs.update(
+        input_ids=tf.stop_gradient(masked_ids),
+        masked_lm_positions=masked_lm_positions,
+        masked_lm_ids=masked_lm_ids,
+        masked_lm_weights=masked_lm_weights,
+    )
+    return outputs
+
+
+def unmask(inputs):
+    """The original `input_ids`: `masked_lm_ids` written back at their slots."""
+    unmasked, _ = scatter_update(
+        inputs["input_ids"],
+        inputs["masked_lm_ids"],
+        inputs["masked_lm_positions"],
+    )
+    return unmasked  # [B, L]
+
+
+def sample_from_softmax(logits, seeds, disallow=None):
+    """Gumbel-max sample from softmax(logits) per [B, N] slot, as one-hot.
+
+    As the original: `logits - 1000 * disallow`, noise
+    `-log(-log(u + 1e-9) + 1e-9)` with u ~ U[0, 1), argmax of the softmax of
+    the noisy logits. `seeds` int [B, 2] key the noise per example.
+    Returns a float one-hot [B, N, V] with its gradient stopped.
+    """
+    if disallow is not None:
+        logits -= 1000.0 * disallow
+    slot_shape = tf.shape(logits)[1:]  # [N, V]
+    uniform = tf.map_fn(
+        lambda seed: tf.random.stateless_uniform(slot_shape, seed),
+        tf.cast(seeds, tf.int64),
+        fn_output_signature=tf.TensorSpec(logits.shape[1:], tf.float32),
+    )  # [B, N, V]
+    gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
+    noisy = tf.nn.softmax(logits + tf.cast(gumbel, logits.dtype))
+    sampled = tf.argmax(noisy, axis=-1, output_type=tf.int32)  # [B, N]
+    one_hot = tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
+    return tf.stop_gradient(one_hot)  # [B, N, V]
