@@ -1,0 +1,86 @@
+"""Writes text files out as TFRecords that ELECTRA can be pre-trained on.
+
+Same flags as google-research/electra's build_pretraining_dataset.py, plus
+--seed, --num-out-files, --overwrite and --quiet. The algorithm lives in
+electra_tf/pretraining/build_dataset.py.
+"""
+
+import argparse
+import sys
+
+from electra_tf.pretraining import build_dataset
+
+
+def parse_bool(value):
+    """Strict bool for flags given a value (`--blanks-separate-docs False`)."""
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes"):
+        return True
+    if lowered in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus-dir", required=True,
+                        help="Directory of pre-training text files.")
+    parser.add_argument("--vocab-file", required=True,
+                        help="WordPiece vocab, one token per line.")
+    parser.add_argument("--output-dir", required=True,
+                        help="Where to write the tfrecords.")
+    parser.add_argument("--max-seq-length", default=128, type=int,
+                        help="Tokens per example.")
+    parser.add_argument("--num-processes", default=1, type=int,
+                        help="Parallel worker processes.")
+    # Deviation from reference: the original's `type=bool` took any value,
+    # even "False", as true; here a value is parsed strictly.
+    parser.add_argument("--blanks-separate-docs", dest="blanks_separate_docs",
+                        nargs="?", const=True, type=parse_bool,
+                        help="Blank lines end documents (default).")
+    parser.add_argument("--no-blanks-separate-docs",
+                        dest="blanks_separate_docs", action="store_false",
+                        help="Blank lines are skipped; a file is a document.")
+    parser.add_argument("--do-lower-case", dest="do_lower_case",
+                        action="store_true", help="Lower-case (default).")
+    parser.add_argument("--no-lower-case", dest="do_lower_case",
+                        action="store_false", help="Keep the case.")
+    parser.add_argument("--do-strip-accents", "--strip-accents",
+                        dest="strip_accents", action="store_true",
+                        help="Strip accents when lower-casing (default).")
+    parser.add_argument("--no-strip-accents", dest="strip_accents",
+                        action="store_false", help="Keep accents.")
+    # additions of this port
+    parser.add_argument("--num-out-files", default=1000, type=int,
+                        help="Number of output shards (original: 1000).")
+    parser.add_argument("--seed", default=None, type=int,
+                        help="Seed; job j uses random.Random(seed + j), so "
+                        "a build repeats exactly (default: unseeded).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Delete a non-empty --output-dir first.")
+    parser.add_argument("--quiet", action="store_true",
+                        help="No progress line or summary.")
+    parser.set_defaults(blanks_separate_docs=True, do_lower_case=True,
+                        strip_accents=True)
+    args = parser.parse_args(argv)
+    options = build_dataset.BuildOptions(
+        input_files=build_dataset.corpus_files(args.corpus_dir),
+        vocab_file=args.vocab_file,
+        output_dir=args.output_dir,
+        max_seq_length=args.max_seq_length,
+        num_processes=args.num_processes,
+        blanks_separate_docs=args.blanks_separate_docs,
+        do_lower_case=args.do_lower_case,
+        strip_accents=args.strip_accents,
+        num_out_files=args.num_out_files,
+        seed=args.seed,
+    )
+    return build_dataset.build(options, overwrite=args.overwrite,
+                 show_progress=not args.quiet)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        sys.exit(f"error: {e}")

@@ -1,0 +1,467 @@
+"""Port of build_pretraining_dataset.py: text files -> pre-training TFRecords.
+
+ExampleBuilder and ExampleWriter keep the original's algorithm (segments,
+random target lengths, `[CLS] A [SEP] B [SEP]`, padding, round-robin shards,
+work split across processes). Additions: `seed` (repeatable builds),
+`num_out_files`, a progress line and summary, and crash-safe output (shards
+are written under hidden temporary names and renamed when every job is done).
+
+The command line is build_pretraining_dataset.py (top level, as in the
+original); `build(BuildOptions(...))` is the Python entry point.
+"""
+
+import dataclasses
+import multiprocessing
+import os
+import random
+import sys
+import time
+from typing import Optional, Sequence
+
+import tensorflow as tf
+
+from electra_tf import tokenization
+
+SHARD_NAME = "pretrain_data.tfrecord-{}-of-{}"
+# Per-job counters shared with the parent process (progress and summary).
+STATS = ("files", "docs", "examples", "tokens", "written", "bad_lines")
+
+
+def create_int_feature(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+class ExampleBuilder:
+    """Turns a stream of lines into pre-training examples (the original's
+    ExampleBuilder).
+
+    Args:
+      tokenizer: a `tokenization.FullTokenizer`.
+      max_length: tokens per example, `[CLS]`/`[SEP]` included.
+      rng: source of `random()`/`randint()`; the original uses the global,
+        unseeded `random` module (the default).
+
+    `add_line(line)` returns a `tf.train.Example` when one is complete, else
+    None; `add_line("")` ends a document.
+    """
+
+    def __init__(self, tokenizer, max_length, rng=random):
+        self._tokenizer = tokenizer
+        self._current_sentences = []
+        self._current_length = 0
+        self._max_length = max_length
+        self._target_length = max_length
+        self._rng = rng
+        self.n_tokens = 0  # tokens read
+        self.n_example_tokens = 0  # tokens kept in examples, [CLS]/[SEP] too
+
+    def add_line(self, line):
+        line = line.strip().replace("\n", " ")
+        if not line and self._current_length != 0:  # blank line ends a doc
+            return self._create_example()
+        token_ids = self._tokenizer.tokenize_to_ids(line)
+        self.n_tokens += len(token_ids)
+        self._current_sentences.append(token_ids)
+        self._current_length += len(token_ids)
+        if self._current_length >= self._target_length:
+            return self._create_example()
+        return None
+
+    def _create_example(self):
+        # Sometimes a single segment, as in single-sentence classification.
+        if self._rng.random() < 0.1:
+            first_segment_target_length = 100000
+        else:
+            # -3 leaves room for [CLS] A [SEP] B [SEP]
+            first_segment_target_length = (self._target_length - 3) // 2
+
+        first_segment = []
+        second_segment = []
+        for sentence in self._current_sentences:
+            # A sentence joins the first segment if it is empty, if the
+            # sentence fits, or (half the time) if it overflows while the
+            # second segment is still empty; later short sentences may still
+            # join the first segment (the original's behaviour).
+            if (
+                len(first_segment) == 0
+                or len(first_segment) + len(sentence)
+                < first_segment_target_length
+                or (
+                    len(second_segment) == 0
+                    and len(first_segment) < first_segment_target_length
+                    and self._rng.random() < 0.5
+                )
+            ):
+                first_segment += sentence
+            else:
+                second_segment += sentence
+
+        # the overflow of the line that crossed the target is dropped
+        first_segment = first_segment[: self._max_length - 2]
+        second_segment = second_segment[
+            : max(0, self._max_length - len(first_segment) - 3)
+        ]
+
+        self._current_sentences = []
+        self._current_length = 0
+        # Sometimes a shorter target, so that the model sees short inputs.
+        if self._rng.random() < 0.05:
+            self._target_length = self._rng.randint(5, self._max_length)
+        else:
+            self._target_length = self._max_length
+
+        return self._make_tf_example(first_segment, second_segment)
+
+    def _make_tf_example(self, first_segment, second_segment):
+        vocab = self._tokenizer.vocab
+        input_ids = [vocab["[CLS]"]] + first_segment + [vocab["[SEP]"]]
+        segment_ids = [0] * len(input_ids)
+        if second_segment:
+            input_ids += second_segment + [vocab["[SEP]"]]
+            segment_ids += [1] * (len(second_segment) + 1)
+        input_mask = [1] * len(input_ids)
+        self.n_example_tokens += len(input_ids)
+        padding = [0] * (self._max_length - len(input_ids))
+        return tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    "input_ids": create_int_feature(input_ids + padding),
+                    "input_mask": create_int_feature(input_mask + padding),
+                    "segment_ids": create_int_feature(segment_ids + padding),
+                }
+            )
+        )
+
+
+def temp_name(path):
+    """Hidden name a shard has while it is written (not matched by
+    `pretrain_data.tfrecord*`)."""
+    head, tail = os.path.split(path)
+    return os.path.join(head, "." + tail + ".incomplete")
+
+
+class ExampleWriter:
+    """Writes one job's examples round-robin over its shards (the original's
+    ExampleWriter); shard i belongs to job i % num_jobs.
+
+    Shards are written under `temp_name(...)`; `finalize_shards` renames them
+    once every job has finished, so a killed build leaves no shard that a
+    reader would take as complete.
+    """
+
+    def __init__(self, job_id, vocab_file, output_dir, max_seq_length,
+                 num_jobs, blanks_separate_docs, do_lower_case,
+                 num_out_files=1000, strip_accents=True, rng=random,
+                 on_progress=None):
+        self._blanks_separate_docs = blanks_separate_docs
+        self.tokenizer = tokenization.FullTokenizer(
+            vocab_file=vocab_file,
+            do_lower_case=do_lower_case,
+            strip_accents=strip_accents,
+        )
+        self._example_builder = ExampleBuilder(
+            self.tokenizer, max_seq_length, rng
+        )
+        self._writers = []
+        for i in range(num_out_files):
+            if i % num_jobs == job_id:
+                path = os.path.join(
+                    output_dir, SHARD_NAME.format(i, num_out_files)
+                )
+                self._writers.append(tf.io.TFRecordWriter(temp_name(path)))
+        self.n_written = 0
+        self.stats = dict.fromkeys(STATS, 0)
+        self._on_progress = on_progress
+
+    def write_examples(self, input_file):
+        """Writes the examples of one file (a file ends any open example)."""
+        stats = self.stats
+        in_doc = False
+        bad_lines = 0
+        with tf.io.gfile.GFile(input_file, "rb") as f:
+            # GFile lines (as the original reads them): split on "\n", "\r"
+            # dropped.
+            for n, raw in enumerate(f):
+                if self._on_progress and n % 64 == 0:
+                    self._on_progress(self.stats)
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    # Deviation from reference: the original's text-mode
+                    # GFile raises here; we drop the bad bytes (as its
+                    # tokenizer does for bytes) and warn.
+                    line = raw.decode("utf-8", "ignore")
+                    bad_lines += 1
+                line = line.strip()
+                if line or self._blanks_separate_docs:
+                    if line:
+                        in_doc = True
+                    elif in_doc:
+                        stats["docs"] += 1
+                        in_doc = False
+                    self._write(self._example_builder.add_line(line))
+                    stats["tokens"] = self._example_builder.n_tokens
+            self._write(self._example_builder.add_line(""))
+        if in_doc:
+            stats["docs"] += 1
+        if bad_lines:
+            print(
+                f"WARNING: {input_file}: {bad_lines} line(s) are not valid "
+                "UTF-8; their invalid bytes were dropped.",
+                file=sys.stderr,
+            )
+        stats["bad_lines"] += bad_lines
+        stats["files"] += 1
+        stats["tokens"] = self._example_builder.n_tokens
+        if self._on_progress:
+            self._on_progress(self.stats)
+
+    def _write(self, example):
+        if example is None:
+            return
+        self._writers[self.n_written % len(self._writers)].write(
+            example.SerializeToString()
+        )
+        self.n_written += 1
+        self.stats["examples"] = self.n_written
+        self.stats["written"] = self._example_builder.n_example_tokens
+
+    def finish(self):
+        for writer in self._writers:
+            writer.close()
+
+
+def finalize_shards(output_dir, num_out_files):
+    """Renames every shard from its temporary name to its final name."""
+    for i in range(num_out_files):
+        path = os.path.join(output_dir, SHARD_NAME.format(i, num_out_files))
+        tf.io.gfile.rename(temp_name(path), path, overwrite=True)
+
+
+def write_examples(job_id, options, shared_stats=None, progress=None):
+    """One job: shuffles its input files and writes its shards.
+
+    Job j reads input files with index % num_processes == j and writes
+    shards with index % num_processes == j (as the original). With a seed,
+    the job's random.Random(seed + j) drives both the file order and the
+    example builder, so a build repeats exactly.
+    """
+    o = options
+    rng = random.Random(o.seed + job_id) if o.seed is not None else random
+    width = len(STATS)
+
+    def on_progress(stats):
+        if shared_stats is not None:
+            for k, key in enumerate(STATS):
+                shared_stats[job_id * width + k] = stats[key]
+        if progress is not None:
+            progress.update([stats[key] for key in STATS])
+
+    writer = ExampleWriter(
+        job_id=job_id,
+        vocab_file=o.vocab_file,
+        output_dir=o.output_dir,
+        max_seq_length=o.max_seq_length,
+        num_jobs=o.num_processes,
+        blanks_separate_docs=o.blanks_separate_docs,
+        do_lower_case=o.do_lower_case,
+        num_out_files=o.num_out_files,
+        strip_accents=o.strip_accents,
+        rng=rng,
+        on_progress=on_progress,
+    )
+    files = [
+        f for i, f in enumerate(o.input_files) if i % o.num_processes == job_id
+    ]
+    rng.shuffle(files)
+    for path in files:
+        writer.write_examples(path)
+    writer.finish()
+    on_progress(writer.stats)
+    return writer.stats
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """What `build` needs; field names follow the original's flags."""
+
+    input_files: Sequence[str]
+    vocab_file: str
+    output_dir: str
+    max_seq_length: int = 128
+    num_processes: int = 1
+    blanks_separate_docs: bool = True
+    do_lower_case: bool = True
+    strip_accents: bool = True
+    num_out_files: int = 1000
+    seed: Optional[int] = None
+
+
+class Progress:
+    """A throttled one-line progress report on stderr (documents, examples
+    and tokens per second)."""
+
+    def __init__(self, total_files, stream=sys.stderr, interval=0.5):
+        self._total_files = total_files
+        self._stream = stream
+        self._tty = hasattr(stream, "isatty") and stream.isatty()
+        self._interval = interval if self._tty else 10.0
+        self._start = self._last = time.monotonic()
+        self._printed = False
+
+    def update(self, values, force=False):
+        now = time.monotonic()
+        if not force and now - self._last < self._interval:
+            return
+        self._last = now
+        v = dict(zip(STATS, values))
+        secs = max(now - self._start, 1e-9)
+        line = (
+            f"files {v['files']:,}/{self._total_files:,} | "
+            f"docs {v['docs']:,} ({v['docs'] / secs:,.0f}/s) | "
+            f"examples {v['examples']:,} ({v['examples'] / secs:,.0f}/s) | "
+            f"tokens {v['tokens']:,} ({v['tokens'] / secs:,.0f}/s) | "
+            f"{secs:,.1f}s"
+        )
+        end = "" if self._tty else "\n"
+        self._stream.write(("\r" if self._tty else "") + line + end)
+        self._stream.flush()
+        self._printed = True
+
+    def close(self):
+        if self._printed and self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def check_options(o):
+    """Raises ValueError/FileNotFoundError naming a bad input and the fix."""
+    if not o.input_files:
+        raise ValueError(
+            "The corpus has no input files; point --corpus-dir at a "
+            "directory of text files."
+        )
+    if not tf.io.gfile.exists(o.vocab_file):
+        raise FileNotFoundError(
+            f"Vocab file {o.vocab_file} not found; pass --vocab-file (the "
+            "bundled one is electra_tf/resources/vocab.txt, or make one "
+            "with build_vocab.py)."
+        )
+    tokenization.check_vocab(tokenization.load_vocab(o.vocab_file),
+                             o.vocab_file)
+    if o.max_seq_length < 5:
+        raise ValueError(
+            f"--max-seq-length must be at least 5 ([CLS] A [SEP] B [SEP] and "
+            f"the shortest random target), got {o.max_seq_length}."
+        )
+    if o.num_processes < 1 or o.num_out_files < o.num_processes:
+        raise ValueError(
+            f"Need 1 <= --num-processes <= --num-out-files, got "
+            f"{o.num_processes} processes and {o.num_out_files} files."
+        )
+
+
+def build(options, overwrite=False, show_progress=True):
+    """Builds the TFRecords; returns a summary dict (also printed)."""
+    o = options
+    check_options(o)
+    if tf.io.gfile.exists(o.output_dir) and tf.io.gfile.listdir(o.output_dir):
+        if not overwrite:
+            raise FileExistsError(
+                f"Output dir {o.output_dir} exists and is not empty; pass "
+                "--overwrite to delete it first (the original deleted it "
+                "silently), or choose another --output-dir."
+            )
+        tf.io.gfile.rmtree(o.output_dir)
+    tf.io.gfile.makedirs(o.output_dir)
+
+    start = time.monotonic()
+    progress = Progress(len(o.input_files)) if show_progress else None
+    if o.num_processes == 1:
+        totals = write_examples(0, o, progress=progress)
+        totals = [totals[key] for key in STATS]
+    else:
+        totals = _run_jobs(o, progress)
+    if progress is not None:
+        progress.update(totals, force=True)
+        progress.close()
+    finalize_shards(o.output_dir, o.num_out_files)
+
+    v = dict(zip(STATS, totals))
+    summary = {
+        "output_dir": o.output_dir,
+        "input_files": v["files"],
+        "output_files": o.num_out_files,
+        "documents": v["docs"],
+        "examples": v["examples"],
+        "tokens": v["tokens"],
+        "example_tokens": v["written"],
+        "padding_fraction": (
+            1.0 - v["written"] / (v["examples"] * o.max_seq_length)
+            if v["examples"]
+            else 0.0
+        ),
+        "lines_with_bad_utf8": v["bad_lines"],
+        "seconds": time.monotonic() - start,
+    }
+    if show_progress:
+        print(
+            f"Wrote {summary['examples']:,} examples "
+            f"({summary['example_tokens']:,} tokens, padding "
+            f"{summary['padding_fraction']:.1%}) to {o.num_out_files} files in "
+            f"{o.output_dir} from {summary['input_files']:,} files "
+            f"({summary['documents']:,} documents, {summary['tokens']:,} "
+            f"tokens) in {summary['seconds']:.1f}s.",
+            file=sys.stderr,
+        )
+    return summary
+
+
+def _run_jobs(options, progress):
+    """Runs one process per job; returns the summed counters."""
+    ctx = multiprocessing.get_context("spawn")  # TF is not fork-safe
+    width = len(STATS)
+    shared = ctx.Array("q", options.num_processes * width, lock=False)
+    jobs = [
+        ctx.Process(target=write_examples, args=(j, options, shared))
+        for j in range(options.num_processes)
+    ]
+    for job in jobs:
+        job.start()
+
+    def totals():
+        return [
+            sum(shared[j * width + k] for j in range(options.num_processes))
+            for k in range(width)
+        ]
+
+    while any(job.is_alive() for job in jobs):
+        jobs[0].join(0.2)
+        if progress is not None:
+            progress.update(totals())
+    failed = [j for j, job in enumerate(jobs) if job.exitcode != 0]
+    if failed:
+        raise RuntimeError(
+            f"Build jobs {failed} failed (see their errors above); no shard "
+            "was renamed to its final name."
+        )
+    return totals()
+
+
+def corpus_files(corpus_dir):
+    """Sorted files of a corpus directory (subdirectories are skipped)."""
+    if not tf.io.gfile.isdir(corpus_dir):
+        raise FileNotFoundError(
+            f"Corpus dir {corpus_dir} does not exist; pass --corpus-dir, a "
+            "directory of text files."
+        )
+    names = sorted(tf.io.gfile.listdir(corpus_dir))
+    paths = [os.path.join(corpus_dir, n) for n in names]
+    files = [p for p in paths if not tf.io.gfile.isdir(p)]
+    if not files:
+        raise ValueError(
+            f"Corpus dir {corpus_dir} has no files; put text files there "
+            "(one sentence or paragraph per line, blank lines between "
+            "documents)."
+        )
+    return files
