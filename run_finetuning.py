@@ -1,9 +1,43 @@
-"""Fine-tuning entry point (issue: fine-tuning; not landed yet)."""
+"""Fine-tunes an ELECTRA model on downstream tasks (the original's CLI).
 
-import sys
+    python run_finetuning.py --data-dir DIR --model-name NAME \
+        --hparams '{"model_size": "small", "task_names": ["rte"]}'
+
+`--hparams` is a JSON dict or the path of a `.json` file. Raw data is read
+from `<data-dir>/finetuning_data/<task>/`, the pre-trained model from
+`<data-dir>/models/<model-name>`; results go to
+`<data-dir>/models/<model-name>/results/`.
+"""
+
+import argparse
+import logging
+
+import keras
+
+import electra_tf.finetuning
+from electra_tf.config import FinetuningConfig
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data-dir", required=True, help="Location of data files (model weights, etc)."
+    )
+    parser.add_argument(
+        "--model-name", required=True, help="The name of the model being fine-tuned."
+    )
+    parser.add_argument(
+        "--hparams", default="{}", help="JSON dict of hyperparameters or a .json path."
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = FinetuningConfig.from_hparams(args.model_name, args.data_dir, args.hparams)
+    if config.mixed_precision != "float32":
+        keras.mixed_precision.set_global_policy(config.mixed_precision)
+    electra_tf.finetuning.run(config)
+
 
 if __name__ == "__main__":
-    sys.exit(
-        "run_finetuning.py: fine-tuning has not landed yet in this checkout; "
-        "only the model, configs and checkpoint loading are available."
-    )
+    main()

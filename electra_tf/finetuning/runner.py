@@ -1,0 +1,366 @@
+"""The fine-tuning run: trials, training, evaluation and the output files.
+
+Port of run_finetuning.py (`run_finetuning`, `ModelRunner`, `write_results`;
+spec 1.2, 1.5): for each trial the model directory is recreated, the model
+is initialised from `init_checkpoint`, trained for `num_train_epochs` over
+the cached records, evaluated on `dev` (results appended to
+`results/<tasks>_results.{txt,pkl}`) and optionally run on the test splits.
+Each trial has its own recorded seed; the medians over trials are logged
+and written to `results/<tasks>_trials.json`.
+"""
+
+import collections
+import json
+import logging
+import math
+import os
+import pickle
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from electra_tf import optimization
+from electra_tf.config import HparamError
+from electra_tf.finetuning import checkpoints
+from electra_tf.finetuning import preprocessing
+from electra_tf.finetuning import task_builder
+from electra_tf.models.finetuner import FinetuningModel
+
+logger = logging.getLogger(__name__)
+
+# Progress is logged every this many steps, as the original's ETAHook.
+LOG_EVERY = 10
+GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
+
+
+def build_model(config, tasks):
+    """The FinetuningModel of `config` with one head per task."""
+    model_config = config.disc_config()
+    if config.max_seq_length > model_config.max_position_embeddings:
+        raise HparamError(
+            f"max_seq_length {config.max_seq_length} exceeds the model's "
+            f"max_position_embeddings {model_config.max_position_embeddings}."
+        )
+    specs = [
+        {
+            "name": t.name,
+            "head_type": t.head_type,
+            "num_labels": getattr(t, "num_labels", None),
+        }
+        for t in tasks
+    ]
+    return FinetuningModel(
+        model_config,
+        specs,
+        beam_size=config.beam_size,
+        joint_prediction=config.joint_prediction,
+        answerable_classifier=config.answerable_classifier,
+        answerable_uses_start_logits=config.answerable_uses_start_logits,
+        answerable_weight=config.answerable_weight,
+    )
+
+
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+).SerializeToString()
+
+
+def write_scalars(writer, step, scalars):
+    """TensorBoard scalars; `tf.summary.write` needs no tensorboard package."""
+    with writer.as_default(step=step):
+        for tag, value in scalars.items():
+            tf.summary.write(tag, tf.constant(float(value)), metadata=_SCALAR_METADATA)
+
+
+def _secs_to_str(secs):
+    secs = int(round(secs))
+    hours, rest = divmod(secs, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class ModelRunner:
+    """Trains and evaluates one trial.
+
+    Args:
+        config: the `FinetuningConfig`.
+        tasks: the `Task` objects of `config.task_names`.
+        model_dir: this trial's directory (checkpoints, TensorBoard events).
+        seed: this trial's seed (dropout, initialisation, data shuffling).
+    """
+
+    def __init__(self, config, tasks, model_dir, seed):
+        self._config = config
+        self._tasks = tasks
+        self._model_dir = model_dir
+        self._seed = seed
+        self._preprocessor = preprocessing.Preprocessor(config, tasks)
+        self.train_steps = 0
+        if config.do_train:
+            self._train_path, self.train_steps = self._preprocessor.prepare_train()
+            if self.train_steps <= 0:
+                raise ValueError(
+                    "The training data gives 0 training steps (fewer records "
+                    "than train_batch_size x 1/num_train_epochs); lower "
+                    "train_batch_size or add data."
+                )
+        self.model = build_model(config, tasks)
+        if config.init_checkpoint:
+            checkpoints.init_from_checkpoint(
+                self.model, config.init_checkpoint, require_heads=not config.do_train
+            )
+        elif not config.do_train:
+            raise HparamError(
+                "do_train is false but init_checkpoint is not set: evaluation "
+                "needs a fine-tuned checkpoint."
+            )
+        self._writer = tf.summary.create_file_writer(model_dir)
+        self._predict_step = tf.function(
+            lambda features: self.model(features, training=False),
+            jit_compile=config.jit_compile,
+        )
+
+    def train(self):
+        """Trains for `train_steps` steps, logging progress every 10 steps."""
+        config = self._config
+        n_layers = self.model.config.num_hidden_layers
+        optimizer = optimization.create_optimizer(
+            config.learning_rate,
+            self.train_steps,
+            weight_decay_rate=config.weight_decay_rate,
+            warmup_proportion=config.warmup_proportion,
+            layerwise_lr_decay_power=config.layerwise_lr_decay,
+            n_transformer_layers=n_layers,
+            layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
+        )
+        variables = self.model.trainable_variables
+        optimizer.build(variables)
+
+        @tf.function(jit_compile=config.jit_compile)
+        def train_step(features):
+            with tf.GradientTape() as tape:
+                loss = self.model(features, training=True)["loss"]
+            grads = tape.gradient(loss, variables)
+            grads, norm = optimization.clip_by_global_norm(grads, 1.0)
+            pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+            optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+            return loss, norm
+
+        dataset = self._preprocessor.make_dataset(
+            self._train_path, True, seed=self._seed
+        )
+        batch_size = config.train_batch_size
+        steps_per_epoch = self.train_steps / config.num_train_epochs
+        logger.info("Training for %d steps", self.train_steps)
+        start = last_time = time.time()
+        last_step = 0
+        for step, features in enumerate(dataset.take(self.train_steps), start=1):
+            lr = float(optimizer.learning_rate)  # the rate of this step
+            loss, norm = train_step(features)
+            if step % LOG_EVERY and step != self.train_steps:
+                if step % config.save_checkpoints_steps == 0:
+                    checkpoints.save_checkpoint(self.model, self._model_dir, step)
+                continue
+            loss, norm = float(loss), float(norm)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"Loss is {loss} at a step in ({last_step}, {step}]; "
+                    "lower learning_rate or check the data."
+                )
+            now = time.time()
+            examples_per_sec = (step - last_step) * batch_size / max(now - last_time, 1e-9)
+            eta = (now - start) / step * (self.train_steps - step)
+            logger.info(
+                "step %d/%d (epoch %.2f) = %.1f%% - loss %.4f - %.1f examples/s "
+                "- ELAP %s - ETA %s",
+                step,
+                self.train_steps,
+                step / steps_per_epoch,
+                100.0 * step / self.train_steps,
+                loss,
+                examples_per_sec,
+                _secs_to_str(now - start),
+                _secs_to_str(eta),
+            )
+            write_scalars(
+                self._writer,
+                step,
+                {
+                    "loss": loss,
+                    "learning_rate": lr,
+                    "grad_norm": norm,
+                    "examples_per_second": examples_per_sec,
+                    "epoch": step / steps_per_epoch,
+                },
+            )
+            last_step, last_time = step, now
+            if step % config.save_checkpoints_steps == 0:
+                checkpoints.save_checkpoint(self.model, self._model_dir, step)
+        checkpoints.save_checkpoint(self.model, self._model_dir, self.train_steps)
+        self._writer.flush()
+
+    def _predictions(self, tasks, split):
+        """Per-record outputs {task: {key: value}} of `split`, padding skipped."""
+        path, _ = self._preprocessor.prepare_predict(tasks, split)
+        padding_id = len(self._config.task_names)
+        for batch in self._preprocessor.make_dataset(path, False):
+            outputs = self._predict_step(batch)
+            task_ids = outputs["task_id"].numpy()
+            by_task = {
+                t.name: {k: v.numpy() for k, v in outputs[t.name].items()}
+                for t in tasks
+            }
+            for i, task_id in enumerate(task_ids):
+                if task_id == padding_id:
+                    continue
+                name = self._config.task_names[task_id]
+                yield name, {k: v[i] for k, v in by_task[name].items()}
+
+    def evaluate_task(self, task, split="dev", return_results=True):
+        """Scores `task` on `split`: the metrics dict, or the scorer itself."""
+        logger.info("Evaluating %s on %s", task.name, split)
+        scorer = task.get_scorer(split)
+        n = 0
+        for _, result in self._predictions([task], split):
+            scorer.update(result)
+            n += 1
+        if not n:
+            raise ValueError(f"The {split} split of {task.name} has no examples.")
+        if not return_results:
+            return scorer
+        logger.info("%s: %s", task.name, scorer.results_str())
+        return dict(scorer.get_results())
+
+    def evaluate(self, step=None):
+        results = {task.name: self.evaluate_task(task) for task in self._tasks}
+        write_scalars(
+            self._writer,
+            step or self.train_steps,
+            {
+                f"dev/{task_name}/{key}": value
+                for task_name, metrics in results.items()
+                for key, value in metrics.items()
+            },
+        )
+        self._writer.flush()
+        return results
+
+    def write_test_outputs(self, trial):
+        """GLUE logits / scores and SQuAD 2.0 answers on the test splits."""
+        config = self._config
+        for task in self._tasks:
+            if task.name in GLUE_TEST_TASKS:
+                for split in task.get_test_splits():
+                    outputs = {}
+                    for name, result in self._predictions([task], split):
+                        value = result["logits"] if "logits" in result else result["predictions"]
+                        outputs[int(result["eid"])] = value
+                    path = config.test_predictions(task.name, split, trial)
+                    tf.io.gfile.makedirs(os.path.dirname(path))
+                    with tf.io.gfile.GFile(path, "wb") as f:
+                        pickle.dump(outputs, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    logger.info("Wrote %d %s predictions to %s", len(outputs), split, path)
+            elif task.name == "squad":
+                scorer = self.evaluate_task(task, "test", False)
+                preds, null_odds, _ = scorer.write_predictions()
+                answers = {
+                    q: "" if null_odds[q] > config.qa_na_threshold else a
+                    for q, a in preds.items()
+                }
+                path = config.test_predictions(task.name, "test", trial)
+                tf.io.gfile.makedirs(os.path.dirname(path))
+                # As the original: JSON content under the .pkl name (spec 10.31).
+                with tf.io.gfile.GFile(path, "w") as f:
+                    json.dump(answers, f)
+            else:
+                logger.info(
+                    "Skipping %s: writing test predictions is supported for "
+                    "GLUE and SQuAD 2.0 only (as the original).",
+                    task.name,
+                )
+
+
+def write_results(config, results):
+    """`<tasks>_results.pkl` (every trial) and `.txt` (2 decimals per metric)."""
+    tf.io.gfile.makedirs(os.path.dirname(config.results_txt))
+    with tf.io.gfile.GFile(config.results_pkl, "wb") as f:
+        pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
+    lines = []
+    for trial_results in results:
+        for task_name, task_results in trial_results.items():
+            lines.append(
+                task_name
+                + ": "
+                + " - ".join(f"{k}: {v:.2f}" for k, v in task_results.items())
+            )
+    with tf.io.gfile.GFile(config.results_txt, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def median_results(results):
+    """{task: {metric: median over trials}}."""
+    values = collections.defaultdict(lambda: collections.defaultdict(list))
+    for trial_results in results:
+        for task_name, metrics in trial_results.items():
+            for key, value in metrics.items():
+                values[task_name][key].append(value)
+    return {
+        task_name: {k: float(np.median(v)) for k, v in metrics.items()}
+        for task_name, metrics in values.items()
+    }
+
+
+def _write_trials(config, trials, results):
+    path = config.results_txt.replace("_results.txt", "_trials.json")
+    summary = {"trials": trials, "median": median_results(results)}
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(summary, f, indent=2, default=float)
+
+
+def run(config):
+    """Runs `num_trials` trials; returns the list of per-trial dev results."""
+    if config.mixed_precision == "mixed_float16":
+        raise HparamError(
+            "mixed_float16 needs loss scaling, which the fine-tuning loop does "
+            "not do; use mixed_bfloat16 or float32."
+        )
+    logger.info("Config: %s", config.to_json())
+    tasks = task_builder.get_tasks(config)
+    results, trials = [], []
+    trial = 1
+    while config.num_trials < 0 or trial <= config.num_trials:
+        seed = config.seed + trial - 1
+        model_dir = config.trial_model_dir(trial)
+        logger.info("Trial %d/%d (seed %d): %s", trial, config.num_trials, seed, model_dir)
+        if config.do_train:
+            if tf.io.gfile.exists(model_dir):
+                tf.io.gfile.rmtree(model_dir)
+            tf.io.gfile.makedirs(model_dir)
+        keras.utils.set_random_seed(seed)
+        runner = ModelRunner(config, tasks, model_dir, seed)
+        if config.do_train:
+            runner.train()
+        if config.do_eval:
+            results.append(runner.evaluate())
+            trials.append({"trial": trial, "seed": seed, "model_dir": model_dir,
+                           "results": results[-1]})
+            write_results(config, results)
+            _write_trials(config, trials, results)
+            if config.write_test_outputs and trial <= config.n_writes_test:
+                runner.write_test_outputs(trial)
+        if trial != config.num_trials and not config.keep_all_models:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        trial += 1
+    if results:
+        for task_name, metrics in median_results(results).items():
+            logger.info(
+                "Median over %d trial(s) - %s: %s",
+                len(results),
+                task_name,
+                " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items()),
+            )
+    return results
