@@ -1,14 +1,10 @@
-"""Fine-tuning: tasks, featurisation, heads, scorers and the run.
+"""Fine-tuning: tasks, featurisation, scorers and the run.
 
 `run(config)` is the whole of the original run_finetuning.py for a
-`FinetuningConfig`; the task, data and scorer modules import no models.
+`FinetuningConfig` (see finetuning/runner.py); the heads and models are in
+models/finetuner.py.
 """
 
+from electra_tf.finetuning.runner import run
 
-def run(config):
-    """Fine-tunes and evaluates as `config` says (see finetuning/runner.py)."""
-    # Imported here: the runner needs models/finetuner, which imports
-    # finetuning/heads, so a module-level import would be circular.
-    from electra_tf.finetuning import runner
-
-    return runner.run(config)
+__all__ = ["run"]
