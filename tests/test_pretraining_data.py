@@ -211,3 +211,42 @@ def test_empty_shards_are_skipped(tmp_path):
         batch = take(data.make_dataset(pattern, 4, L, input_context=ctx), 1)
         assert {int(v) // 1000 for v in batch[0]["input_ids"][:, 0]} == {
             pipeline}
+
+
+def test_ensure_default_data_builds_offline_once(tmp_path, monkeypatch):
+    from electra_tf import tokenization
+    from electra_tf.pretraining import build_dataset, default_data
+
+    monkeypatch.setenv("ELECTRA_TF_CACHE", str(tmp_path / "cache"))
+    data_dir = default_data.ensure_default_data(max_files=2,
+                                                show_progress=False)
+    assert data_dir == str(tmp_path / "cache" / "default_data")
+    with open(os.path.join(data_dir, "vocab.txt"), "rb") as f:
+        assert f.read() == open(tokenization.default_vocab_file(), "rb").read()
+    records = os.path.join(data_dir, "pretrain_tfrecords")
+    assert sorted(n for n in os.listdir(records) if n.startswith("pre")) == [
+        f"pretrain_data.tfrecord-{i}-of-8" for i in range(8)]
+    assert [n for n in os.listdir(data_dir) if n.startswith(".")] == []
+
+    # every example starts with [CLS] and 3 consecutive corpus tokens
+    tok = tokenization.FullTokenizer(tokenization.default_vocab_file())
+    stream = []
+    for path in default_data.bundled_corpus_files()[:2]:
+        with open(path, encoding="utf-8") as f:
+            stream += tok.tokenize_to_ids(f.read())
+    trigrams = {tuple(stream[i:i + 3]) for i in range(len(stream) - 2)}
+    batches = take(data.make_dataset(
+        os.path.join(records, "pretrain_data.tfrecord*"), 16, 128), 2)
+    for row in np.concatenate([b["input_ids"] for b in batches]):
+        assert row[0] == 101 and tuple(row[1:4]) in trigrams
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt a complete default data dir")
+
+    monkeypatch.setattr(build_dataset, "build", no_rebuild)
+    assert default_data.ensure_default_data(max_files=2) == data_dir
+    # a build that died before its marker is not taken as complete
+    os.remove(os.path.join(records, default_data.INFO_FILE))
+    with pytest.raises(AssertionError, match="rebuilt"):
+        default_data.ensure_default_data(max_files=2)
+    assert [n for n in os.listdir(data_dir) if n.startswith(".")] == []
