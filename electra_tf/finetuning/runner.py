@@ -76,6 +76,20 @@ def write_scalars(writer, step, scalars):
             tf.summary.write(tag, tf.constant(float(value)), metadata=_SCALAR_METADATA)
 
 
+def create_optimizer(config, num_train_steps, n_layers):
+    """The original's fine-tuning optimizer (spec 5.1): warmup over 10% of
+    the steps, linear decay, layer-wise rates (`layerwise_lr_decay`)."""
+    return optimization.create_optimizer(
+        config.learning_rate,
+        num_train_steps,
+        weight_decay_rate=config.weight_decay_rate,
+        warmup_proportion=config.warmup_proportion,
+        layerwise_lr_decay_power=config.layerwise_lr_decay,
+        n_transformer_layers=n_layers,
+        layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
+    )
+
+
 def _secs_to_str(secs):
     secs = int(round(secs))
     hours, rest = divmod(secs, 3600)
@@ -127,15 +141,8 @@ class ModelRunner:
     def train(self):
         """Trains for `train_steps` steps, logging progress every 10 steps."""
         config = self._config
-        n_layers = self.model.config.num_hidden_layers
-        optimizer = optimization.create_optimizer(
-            config.learning_rate,
-            self.train_steps,
-            weight_decay_rate=config.weight_decay_rate,
-            warmup_proportion=config.warmup_proportion,
-            layerwise_lr_decay_power=config.layerwise_lr_decay,
-            n_transformer_layers=n_layers,
-            layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
+        optimizer = create_optimizer(
+            config, self.train_steps, self.model.config.num_hidden_layers
         )
         variables = self.model.trainable_variables
         optimizer.build(variables)
