@@ -406,6 +406,7 @@ class FinetuningModel(keras.Model):
                 )
             # Named attributes, not a list, so tf.train.Checkpoint sees them.
             setattr(self, f"{name}_head", _build_head(head))
+        self.build()
 
     def build(self, input_shape=None):
         pass  # every part is built at construction
@@ -542,6 +543,7 @@ class ElectraForSequenceClassification(_SingleTaskModel):
         self.head = _build_head(ClassificationHead(
             self.config.hidden_size, num_labels, dropout_rate, name=task_name
         ))
+        self.build()
 
     def call(self, inputs, training=False):
         enc = self.encoder(_encoder_inputs(inputs), training=training)
@@ -569,6 +571,7 @@ class ElectraForTokenClassification(_SingleTaskModel):
         self.head = _build_head(TaggingHead(
             self.config.hidden_size, num_labels, name=task_name
         ))
+        self.build()
 
     def call(self, inputs, training=False):
         ops = keras.ops
@@ -612,6 +615,7 @@ class ElectraForQuestionAnswering(_SingleTaskModel):
             hidden_act=self.config.hidden_act,
             name=task_name,
         ))
+        self.build()
 
     def call(self, inputs, training=False):
         enc = self.encoder(_encoder_inputs(inputs), training=training)
@@ -653,6 +657,7 @@ class ElectraForMultipleChoice(_SingleTaskModel):
         self.head = _build_head(ClassificationHead(
             self.config.hidden_size, 1, dropout_rate, name=task_name
         ))
+        self.build()
 
     def call(self, inputs, training=False):
         ops = keras.ops
