@@ -1,9 +1,46 @@
-"""Pre-training entry point (issue: pre-training; not landed yet)."""
+"""Pre-trains (or evaluates) an ELECTRA model (the original's CLI).
 
-import sys
+    python run_pretraining.py --data-dir DIR --model-name NAME \
+        --hparams '{"model_size": "small", "num_train_steps": 1000000}'
+
+Reads `<data-dir>/pretrain_tfrecords/pretrain_data.tfrecord*` and
+`<data-dir>/vocab.txt`; checkpoints go to `<data-dir>/models/<model-name>`
+and a re-run resumes from them. Without `--data-dir`, the bundled State of
+the Union corpus is turned into pre-training data once (cached) and used.
+`--hparams` is a JSON dict or the path of a `.json` file.
+"""
+
+import argparse
+import os
+
+import tensorflow as tf
+
+import electra_tf.pretraining
+from electra_tf.config import PretrainingConfig
+from electra_tf.pretraining.default_data import ensure_default_data
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="Location of data files (tfrecords, vocab, model weights). "
+        "Default: the bundled corpus, built once into a cache directory.",
+    )
+    parser.add_argument(
+        "--model-name", required=True, help="The name of the model being trained."
+    )
+    parser.add_argument(
+        "--hparams", default="{}", help="JSON dict of hyperparameters or a .json path."
+    )
+    args = parser.parse_args(argv)
+    tf.get_logger().setLevel("ERROR")
+    data_dir = args.data_dir or ensure_default_data()
+    config = PretrainingConfig.from_hparams(args.model_name, data_dir, args.hparams)
+    print(f"Model directory: {os.path.abspath(config.model_dir)}", flush=True)
+    electra_tf.pretraining.run(config, log=lambda line: print(line, flush=True))
+
 
 if __name__ == "__main__":
-    sys.exit(
-        "run_pretraining.py: pre-training has not landed yet in this checkout; "
-        "only the model, configs and checkpoint loading are available."
-    )
+    main()

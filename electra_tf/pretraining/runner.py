@@ -1,0 +1,259 @@
+"""`run(config)`: pre-training or its evaluation, as run_pretraining.py.
+
+Port of run_pretraining.py `train_or_eval`: strategy, data, model,
+optimizer and checkpoints wired together; training runs
+`electra_tf.training.loop.train`, evaluation the original's metrics over
+`num_eval_steps` batches, printed and written to `results_txt`/`results_pkl`
+(the original configures but never writes them, spec 10.17).
+"""
+
+import os
+import pickle
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from electra_tf.config import HparamError
+from electra_tf.conversion.loading import save_pretraining_config
+from electra_tf.conversion.tf1_checkpoint import (
+    restore_by_name,
+    variables_by_name,
+)
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.optimization import create_optimizer
+from electra_tf.pretraining import data
+from electra_tf.pretraining.eval_metrics import PretrainingMetrics
+from electra_tf.training import checkpoints, distribution, loop
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+# Tensors of `compute_losses` that the eval metrics read.
+EVAL_KEYS = (
+    "total_loss",
+    "masked_lm_ids",
+    "masked_lm_preds",
+    "masked_lm_weights",
+    "mlm_loss",
+    "sampled_tokids",
+    "disc_loss",
+    "disc_labels",
+    "disc_probs",
+    "disc_preds",
+    "input_mask",
+)
+
+
+def describe(config):
+    """The config, one `name value` line per field sorted by name."""
+    values = config.to_dict()
+    return "\n".join(f"  {k} {values[k]!r}" for k in sorted(values))
+
+
+def _inner(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def load_original_training_state(prefix, model, optimizer):
+    """Loads an original (TF1) checkpoint: weights by name, and the Adam
+    slots `<var>/adam_m`, `<var>/adam_v` and `global_step` if present (the
+    README's recipe for continuing pre-training a released model)."""
+    restore_by_name(variables_by_name(model), prefix)
+    reader = tf.train.load_checkpoint(prefix)
+    names = reader.get_variable_to_shape_map()
+    slots = _inner(optimizer).original_slot_names()
+    present = [n for n in slots if n in names]
+    if present and len(present) != len(slots):
+        missing = sorted(set(slots) - set(present))
+        raise ValueError(
+            f"{prefix} has Adam slots for only some variables; missing "
+            f"{len(missing)}, e.g. {missing[:3]}."
+        )
+    for name in present:
+        slots[name].assign(reader.get_tensor(name))
+    parts = ["weights"] + (["Adam slots"] if present else [])
+    if "global_step" in names:
+        step = int(reader.get_tensor("global_step"))
+        _inner(optimizer).iterations.assign(step)
+        parts.append(f"global_step {step}")
+    parts = ", ".join(parts)
+    return f"initialized from the original checkpoint {prefix} ({parts})"
+
+
+def _optimizer(config):
+    optimizer = create_optimizer(
+        config.learning_rate,
+        config.num_train_steps,
+        weight_decay_rate=config.weight_decay_rate,
+        warmup_steps=config.num_warmup_steps,
+        lr_decay_power=config.lr_decay_power,
+    )
+    if config.mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _restore_for_eval(model, model_dir):
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None:
+        raise FileNotFoundError(
+            f"No checkpoint in {model_dir} to evaluate; train first "
+            "(do_train true) or point model_dir at a trained model."
+        )
+    if checkpoints.is_object_checkpoint(latest):
+        status = tf.train.Checkpoint(model=model).restore(latest)
+        status.assert_existing_objects_matched().expect_partial()
+    else:
+        restore_by_name(variables_by_name(model), latest)
+    return latest
+
+
+def evaluate(config, strategy, model, log=print):
+    """The original's eval metrics over `num_eval_steps` batches."""
+    latest = _restore_for_eval(model, config.model_dir)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: data.input_fn(config, False, context)
+    )
+
+    @tf.function
+    def eval_step(iterator, step):
+        def replica_fn(batch):
+            out = model.compute_losses(batch, step, training=False)
+            out["total_loss"] = tf.reshape(out["total_loss"], [1])
+            return {k: out[k] for k in EVAL_KEYS if k in out}
+
+        per_replica = strategy.run(replica_fn, args=(next(iterator),))
+        return {
+            k: strategy.gather(v, axis=0) for k, v in per_replica.items()
+        }
+
+    metrics = PretrainingMetrics(
+        model.discriminator is not None, config.disc_weight
+    )
+    iterator = iter(dataset)
+    for step in range(config.num_eval_steps):
+        outputs = eval_step(iterator, tf.constant(step, tf.int64))
+        metrics.update({k: np.asarray(v) for k, v in outputs.items()})
+    results = metrics.result()
+    results["global_step"] = int(latest.rsplit("-", 1)[-1])
+    log(f"Evaluated {latest} on {config.num_eval_steps} batches:")
+    lines = [f"  {k} = {results[k]}" for k in sorted(results)]
+    for line in lines:
+        log(line)
+    if distribution.is_chief(strategy):
+        os.makedirs(os.path.dirname(config.results_txt), exist_ok=True)
+        with tf.io.gfile.GFile(config.results_txt, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with tf.io.gfile.GFile(config.results_pkl, "wb") as f:
+            pickle.dump(results, f, -1)
+    return results
+
+
+def train(config, strategy, model, log=print):
+    """Trains until `num_train_steps`, resuming from `model_dir`."""
+    chief = distribution.is_chief(strategy)
+    with strategy.scope():
+        optimizer = _optimizer(config)
+        optimizer.build(model.trainable_variables)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: data.input_fn(config, True, context)
+    )
+    iterator = iter(dataset)
+    checkpointer = checkpoints.Checkpointer(
+        config.model_dir,
+        config.keep_checkpoint_max,
+        iterator=iterator,
+        chief=chief,
+        worker=distribution.worker_index(strategy),
+        model=model,
+        optimizer=optimizer,
+        rng=checkpoints.rng_state_variables(model),
+    )
+    try:
+        log(
+            checkpointer.restore_or_initialize(
+                lambda prefix: prefix
+                and load_original_training_state(prefix, model, optimizer)
+            )
+        )
+
+        def loss_fn(batch, step):
+            out = model.compute_losses(batch, step, training=True)
+            scalars = {"loss": out["total_loss"]}
+            for key in ("generator_loss", "discriminator_loss"):
+                if key in out:
+                    scalars[key] = out[key]
+            return scalars
+
+        is_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+        return loop.train(
+            strategy,
+            model,
+            optimizer,
+            loss_fn,
+            iterator,
+            checkpointer,
+            config.num_train_steps,
+            config.save_checkpoints_steps,
+            config.train_batch_size,
+            steps_per_call=config.iterations_per_loop if is_tpu else 1,
+            jit_compile=config.jit_compile,
+            summary_dir=config.model_dir if chief else None,
+            log=log if chief else (lambda message: None),
+        )
+    finally:
+        checkpointer.close()
+
+
+def run(config, log=print):
+    """Trains (`do_train`) or evaluates (`do_eval`) as the original.
+
+    Sets the Keras precision policy for the run (restored afterwards) and
+    seeds weight initialisation and dropout from `config.seed`.
+    """
+    if config.mixed_precision not in PRECISIONS:
+        raise HparamError(
+            f"mixed_precision must be one of {', '.join(PRECISIONS)}, got "
+            f"{config.mixed_precision!r}."
+        )
+    strategy = distribution.get_strategy(
+        config.distribution_strategy,
+        config.use_tpu,
+        config.tpu_name,
+        config.tpu_zone,
+        config.gcp_project,
+        config.num_tpu_cores,
+    )
+    if config.do_train:
+        distribution.check_global_batch(config.train_batch_size, strategy)
+    else:
+        distribution.check_global_batch(
+            config.eval_batch_size, strategy, "eval_batch_size"
+        )
+    chief = distribution.is_chief(strategy)
+    if config.debug and config.do_train and chief:
+        shutil.rmtree(config.model_dir, ignore_errors=True)
+    if chief:
+        log("Config:\n" + describe(config))
+    if chief and config.do_train:
+        save_pretraining_config(config, config.model_dir)
+        if tf.io.gfile.exists(config.vocab_file):
+            # Fine-tuning prefers <model_dir>/vocab.txt (as the original).
+            tf.io.gfile.copy(
+                config.vocab_file,
+                os.path.join(config.model_dir, "vocab.txt"),
+                overwrite=True,
+            )
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+    try:
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            model = ElectraPretrainer(config)
+        _ = model.special_ids  # fail early on a bad vocab
+        if config.do_train:
+            return train(config, strategy, model, log)
+        return evaluate(config, strategy, model, log)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)

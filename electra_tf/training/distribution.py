@@ -1,0 +1,130 @@
+"""The tf.distribute strategy for a run: default, mirrored, multi_worker, tpu.
+
+Replaces the original's TPUEstimator setup (`use_tpu`, `tpu_name`,
+`tpu_zone`, `gcp_project`, `num_tpu_cores`) and adds multi-GPU and
+multi-machine data parallelism. The only module that configures
+tf.distribute; call `get_strategy` before building any model or dataset.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+
+
+def _tf_config_workers():
+    """Number of machines named in the TF_CONFIG environment variable."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 0
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({e}).") from None
+    return sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
+
+
+def resolve_strategy_name(name, use_tpu=False):
+    """What "auto" means here: tpu if `use_tpu`, multi_worker if TF_CONFIG
+    names several machines, mirrored with several GPUs, else default."""
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"Unknown distribution_strategy '{name}'; use one of "
+            f"{', '.join(STRATEGIES)}."
+        )
+    if name != "auto":
+        return name
+    if use_tpu:
+        return "tpu"
+    if _tf_config_workers() > 1:
+        return "multi_worker"
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return "mirrored"
+    return "default"
+
+
+def _tpu_strategy(tpu_name, tpu_zone, gcp_project, num_tpu_cores):
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=tpu_name, zone=tpu_zone, project=gcp_project
+    )
+    tf.config.experimental_connect_to_cluster(resolver)
+    topology = tf.tpu.experimental.initialize_tpu_system(resolver)
+    assignment = None
+    if num_tpu_cores and num_tpu_cores < topology.num_tasks * (
+        topology.num_tpus_per_task
+    ):
+        # As the original's `num_shards`: use exactly num_tpu_cores cores.
+        assignment = tf.tpu.experimental.DeviceAssignment.build(
+            topology, num_replicas=num_tpu_cores
+        )
+    return tf.distribute.TPUStrategy(
+        resolver, experimental_device_assignment=assignment
+    )
+
+
+def get_strategy(
+    name="auto",
+    use_tpu=False,
+    tpu_name=None,
+    tpu_zone=None,
+    gcp_project=None,
+    num_tpu_cores=None,
+):
+    """Returns the tf.distribute.Strategy named `name` (see STRATEGIES).
+
+    multi_worker reads the cluster from TF_CONFIG (every machine runs the
+    same command); tpu connects to `tpu_name` (a name, grpc:// address or
+    None for a local TPU VM).
+    """
+    name = resolve_strategy_name(name, use_tpu)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError(
+                "distribution_strategy 'multi_worker' needs the TF_CONFIG "
+                "environment variable describing the cluster and this "
+                "machine's task, e.g. '{\"cluster\": {\"worker\": [\"host1:"
+                "2222\", \"host2:2222\"]}, \"task\": {\"type\": \"worker\", "
+                "\"index\": 0}}'."
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return _tpu_strategy(tpu_name, tpu_zone, gcp_project, num_tpu_cores)
+
+
+def is_chief(strategy):
+    """True on the machine that writes checkpoints, summaries and results."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type == "chief":
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def worker_index(strategy):
+    """This machine's index among the input pipelines (0 on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 0
+    return int(resolver.task_id) + (
+        1 if resolver.task_type == "worker"
+        and "chief" in resolver.cluster_spec().as_dict() else 0
+    )
+
+
+def check_global_batch(global_batch_size, strategy, what="train_batch_size"):
+    """Raises unless the global batch splits evenly across the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size % replicas:
+        raise ValueError(
+            f"{what} {global_batch_size} is not divisible by the "
+            f"{replicas} replicas of the {type(strategy).__name__}; use a "
+            f"multiple of {replicas} (the global batch is split evenly)."
+        )
