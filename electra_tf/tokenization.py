@@ -15,6 +15,7 @@ Three paths give the same ids:
 
 import functools
 import os
+import re
 import sys
 import unicodedata
 
@@ -51,10 +52,26 @@ def load_vocab(vocab_file):
     that are not UTF-8 are dropped (all as in the original).
     """
     vocab = {}
-    with tf.io.gfile.GFile(vocab_file, "rb") as reader:
-        for index, line in enumerate(reader):
-            vocab[convert_to_unicode(line).strip()] = index
+    for index, line in enumerate(read_lines(vocab_file)):
+        vocab[convert_to_unicode(line).strip()] = index
     return vocab
+
+
+def read_lines(path, chunk_size=1 << 22):
+    """Yields the lines of a file as bytes, as `tf.io.gfile.GFile` line
+    iteration gives them to the original (split on b"\\n", every b"\\r"
+    dropped), without the b"\\n"; reads in chunks, so it is fast."""
+    pending = b""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        while True:
+            chunk = f.read(chunk_size)
+            if not chunk:
+                break
+            lines = (pending + chunk.replace(b"\r", b"")).split(b"\n")
+            pending = lines.pop()
+            yield from lines
+    if pending:
+        yield pending
 
 
 def check_vocab(vocab, vocab_file):
@@ -155,9 +172,15 @@ class FullTokenizer:
         basic = self.basic_tokenizer
         if basic.do_lower_case:
             word = word.lower()
-            if basic.strip_accents:
+        if word.isascii():
+            # NFD leaves ASCII as is; punctuation is the ASCII class only.
+            pieces = _ASCII_PUNCT_SPLIT.findall(word)
+        else:
+            if basic.do_lower_case and basic.strip_accents:
                 word = basic._run_strip_accents(word)
-        pieces = whitespace_tokenize(" ".join(basic._run_split_on_punc(word)))
+            pieces = whitespace_tokenize(
+                " ".join(basic._run_split_on_punc(word))
+            )
         tokens = []
         for piece in pieces:
             tokens.extend(self.wordpiece_tokenizer.tokenize(piece))
@@ -314,6 +337,7 @@ def _is_punctuation(char):
 _ASCII_CLEAN = {cp: None for cp in list(range(32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _WORD_CACHE_SIZE = 1 << 20
+_ASCII_PUNCT_SPLIT = re.compile(r"[!-/:-@\[-`{-~]|[^!-/:-@\[-`{-~]+")
 
 
 class _CleanTable(dict):

@@ -268,3 +268,13 @@ def test_every_code_point_agrees(full_tokenizer, tf_tokenizer):
         got = _tf_ids(tf_tokenizer, [t.encode("utf-8") for t in texts])
         bad = [hex(cp) for cp, a, b in zip(code_points, fast, got) if a != b]
         assert not bad, f"{template}: {bad[:20]}"
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 1 << 22])
+def test_read_lines_matches_gfile_lines(tmp_path, chunk_size):
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"a\r\nb\rc\n\n\r\nd\xff\n\r\rlast")
+    want = [line[:-1] if line.endswith(b"\n") else line
+            for line in tf.io.gfile.GFile(str(path), "rb")]
+    assert want == [b"a", b"bc", b"", b"", b"d\xff", b"last"]
+    assert list(tokenization.read_lines(str(path), chunk_size)) == want

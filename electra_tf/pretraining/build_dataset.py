@@ -178,30 +178,29 @@ class ExampleWriter:
         stats = self.stats
         in_doc = False
         bad_lines = 0
-        with tf.io.gfile.GFile(input_file, "rb") as f:
-            # GFile lines (as the original reads them): split on "\n", "\r"
-            # dropped.
-            for n, raw in enumerate(f):
-                if self._on_progress and n % 64 == 0:
-                    self._on_progress(self.stats)
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    # Deviation from reference: the original's text-mode
-                    # GFile raises here; we drop the bad bytes (as its
-                    # tokenizer does for bytes) and warn.
-                    line = raw.decode("utf-8", "ignore")
-                    bad_lines += 1
-                line = line.strip()
-                if line or self._blanks_separate_docs:
-                    if line:
-                        in_doc = True
-                    elif in_doc:
-                        stats["docs"] += 1
-                        in_doc = False
-                    self._write(self._example_builder.add_line(line))
-                    stats["tokens"] = self._example_builder.n_tokens
-            self._write(self._example_builder.add_line(""))
+        # lines as the original's GFile gives them: split on "\n", "\r"
+        # dropped
+        for n, raw in enumerate(tokenization.read_lines(input_file)):
+            if self._on_progress and n % 64 == 0:
+                self._on_progress(self.stats)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                # Deviation from reference: the original's text-mode
+                # GFile raises here; we drop the bad bytes (as its
+                # tokenizer does for bytes) and warn.
+                line = raw.decode("utf-8", "ignore")
+                bad_lines += 1
+            line = line.strip()
+            if line or self._blanks_separate_docs:
+                if line:
+                    in_doc = True
+                elif in_doc:
+                    stats["docs"] += 1
+                    in_doc = False
+                self._write(self._example_builder.add_line(line))
+                stats["tokens"] = self._example_builder.n_tokens
+        self._write(self._example_builder.add_line(""))
         if in_doc:
             stats["docs"] += 1
         if bad_lines:
