@@ -129,7 +129,7 @@ class FullTokenizer:
         )
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
         self._word_ids = {}
-        self._clean_table = _CleanTable(self.basic_tokenizer)
+        self._clean_table = CleanTable(self.basic_tokenizer)
 
     def tokenize(self, text):
         return [
@@ -340,9 +340,11 @@ _WORD_CACHE_SIZE = 1 << 20
 _ASCII_PUNCT_SPLIT = re.compile(r"[!-/:-@\[-`{-~]|[^!-/:-@\[-`{-~]+")
 
 
-class _CleanTable(dict):
-    """`str.translate` table doing _clean_text + _tokenize_chinese_chars per
-    character, filled lazily from the reference functions."""
+class CleanTable(dict):
+    """`str.translate` table doing BasicTokenizer's _clean_text and
+    _tokenize_chinese_chars per character, filled lazily from them:
+    `text.translate(CleanTable(basic)).split()` are the words that the
+    reference lower-cases and splits further."""
 
     def __init__(self, basic_tokenizer):
         super().__init__()

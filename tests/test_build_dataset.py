@@ -331,3 +331,27 @@ def test_processes_split_work_as_in_process_jobs(tmp_path, vocab_file):
     par = read_records(str(tmp_path / "par" / "pretrain*"))
     ser = read_records(str(tmp_path / "ser" / "pretrain*"))
     assert par == ser and sum(map(len, par.values())) > 10
+
+
+def test_build_vocab_cli_learns_a_usable_vocab(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "build_vocab", os.path.join(ROOT, "build_vocab.py"))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    from electra_tf.pretraining import default_data
+
+    source = default_data.bundled_corpus_files()[-1]
+    lines = open(source, encoding="utf-8").read().splitlines()[:150]
+    corpus = write_corpus(tmp_path, {"speech.txt": "\n".join(lines)})
+    vocab_file = str(tmp_path / "vocab.txt")
+    cli.main(["--corpus-dir", corpus, "--vocab-file", vocab_file,
+              "--vocab-size", "300"])
+    vocab = open(vocab_file, encoding="utf-8").read().splitlines()
+    assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert 100 < len(vocab) <= 300 and "##" not in vocab
+    assert "the" in vocab and "##s" in vocab
+    tok = tokenization.FullTokenizer(vocab_file)
+    ids = [i for line in lines for i in tok.tokenize_to_ids(line)]
+    assert len(ids) > 3000 and 1 not in ids  # no [UNK] on its own corpus
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        cli.main(["--corpus-dir", corpus, "--vocab-file", vocab_file])

@@ -1,0 +1,60 @@
+"""Learns a WordPiece vocab from a directory of text files.
+
+    python build_vocab.py --corpus-dir CORPUS --vocab-file vocab.txt \
+        [--vocab-size 30522] [--no-lower-case] [--no-strip-accents]
+
+The vocab starts with [PAD], [UNK], [CLS], [SEP], [MASK]; see
+electra_tf/vocab_builder.py.
+"""
+
+import argparse
+import os
+import sys
+
+from electra_tf import vocab_builder
+from electra_tf.pretraining import build_dataset
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus-dir", required=True,
+                        help="Directory of text files.")
+    parser.add_argument("--vocab-file", required=True,
+                        help="Where to write the vocab.")
+    parser.add_argument("--vocab-size", type=int, default=30522,
+                        help="Maximum vocab size (the learner stays within "
+                        "5%% below it).")
+    parser.add_argument("--max-lines", type=int, default=None,
+                        help="Count words in the first N lines only.")
+    parser.add_argument("--do-lower-case", dest="do_lower_case",
+                        action="store_true", help="Lower-case (default).")
+    parser.add_argument("--no-lower-case", dest="do_lower_case",
+                        action="store_false", help="Keep the case.")
+    parser.add_argument("--do-strip-accents", "--strip-accents",
+                        dest="strip_accents", action="store_true",
+                        help="Strip accents when lower-casing (default).")
+    parser.add_argument("--no-strip-accents", dest="strip_accents",
+                        action="store_false", help="Keep accents.")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace an existing --vocab-file.")
+    parser.set_defaults(do_lower_case=True, strip_accents=True)
+    args = parser.parse_args(argv)
+    if os.path.exists(args.vocab_file) and not args.overwrite:
+        raise FileExistsError(
+            f"{args.vocab_file} exists; pass --overwrite to replace it.")
+    n = vocab_builder.build_vocab(
+        build_dataset.corpus_files(args.corpus_dir),
+        args.vocab_file,
+        vocab_size=args.vocab_size,
+        do_lower_case=args.do_lower_case,
+        strip_accents=args.strip_accents,
+        max_lines=args.max_lines,
+    )
+    print(f"Wrote {n} tokens to {args.vocab_file}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        sys.exit(f"error: {e}")
