@@ -188,7 +188,7 @@ def test_build_shards_round_robin_and_summary(tmp_path, vocab_file):
     assert summary["padding_fraction"] == pytest.approx(
         1 - summary["example_tokens"] / (8 * n))
     assert summary["tokens"] == 60 + 3 + 20
-    assert summary["documents"] == 4 and summary["input_files"] == 3
+    assert summary["documents"] == 4 and summary["inputs"] == 3
     # documents never share an example: b.txt's two documents are separate
     texts = [unpad(x)[0] for x in all_examples]
     assert [CLS] + ids(70, 71) + [SEP] in texts
@@ -355,3 +355,42 @@ def test_build_vocab_cli_learns_a_usable_vocab(tmp_path):
     assert len(ids) > 3000 and 1 not in ids  # no [UNK] on its own corpus
     with pytest.raises(FileExistsError, match="--overwrite"):
         cli.main(["--corpus-dir", corpus, "--vocab-file", vocab_file])
+
+
+def test_openwebtext_builder(tmp_path):
+    import tarfile
+
+    spec = importlib.util.spec_from_file_location(
+        "build_owt",
+        os.path.join(ROOT, "build_openwebtext_pretraining_dataset.py"))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    data_dir = tmp_path / "data"
+    (data_dir / "openwebtext").mkdir(parents=True)
+    write_toy_vocab(data_dir / "vocab.txt")
+    docs = {}
+    for a in range(3):
+        src = tmp_path / f"src{a}"
+        src.mkdir()
+        for d in range(2):
+            k = 10 * a + 3 * d
+            # blank lines are skipped: the whole file is one document
+            (src / f"doc{d}.txt").write_text(
+                words(k) + "\n\n" + words(k + 1, k + 2) + "\n",
+                encoding="utf-8")
+            docs[(a, d)] = ids(k, k + 1, k + 2)
+        with tarfile.open(data_dir / "openwebtext" / f"part{a}.xz",
+                          "w:xz") as tar:
+            tar.add(src, arcname=".")
+    summary = cli.main(["--data-dir", str(data_dir), "--max-seq-length",
+                        "8", "--num-out-files", "4", "--seed", "0",
+                        "--quiet"])
+    assert summary["inputs"] == 3 and summary["documents"] == 6
+    records = read_records(str(data_dir / "pretrain_tfrecords" / "pretrain*"))
+    # one example per file, its two lines in one or two segments
+    examples = [unpad(x)[0] for r in records.values() for x in r]
+    assert sorted([t for t in x if t not in (CLS, SEP)]
+                  for x in examples) == sorted(docs.values())
+    assert os.listdir(data_dir / "tmp") == []
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        cli.main(["--data-dir", str(data_dir), "--quiet"])

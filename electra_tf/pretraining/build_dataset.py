@@ -210,8 +210,11 @@ class ExampleWriter:
                 file=sys.stderr,
             )
         stats["bad_lines"] += bad_lines
-        stats["files"] += 1
         stats["tokens"] = self._example_builder.n_tokens
+        self.report()
+
+    def report(self):
+        """Passes the counters to `on_progress`."""
         if self._on_progress:
             self._on_progress(self.stats)
 
@@ -237,13 +240,13 @@ def finalize_shards(output_dir, num_out_files):
         tf.io.gfile.rename(temp_name(path), path, overwrite=True)
 
 
-def write_examples(job_id, options, shared_stats=None, progress=None):
-    """One job: shuffles its input files and writes its shards.
+def job_writer(job_id, options, shared_stats=None, progress=None):
+    """The ExampleWriter, random source and inputs of job `job_id`.
 
-    Job j reads input files with index % num_processes == j and writes
-    shards with index % num_processes == j (as the original). With a seed,
-    the job's random.Random(seed + j) drives both the file order and the
-    example builder, so a build repeats exactly.
+    Job j reads inputs with index % num_processes == j and writes shards
+    with index % num_processes == j (as the original). With a seed, the job's
+    random.Random(seed + j) drives the input order and the example builder,
+    so a build repeats exactly; without, the global `random` (original).
     """
     o = options
     rng = random.Random(o.seed + job_id) if o.seed is not None else random
@@ -269,14 +272,21 @@ def write_examples(job_id, options, shared_stats=None, progress=None):
         rng=rng,
         on_progress=on_progress,
     )
-    files = [
+    inputs = [
         f for i, f in enumerate(o.input_files) if i % o.num_processes == job_id
     ]
+    return writer, rng, inputs
+
+
+def write_examples(job_id, options, shared_stats=None, progress=None):
+    """One job of the text-file builder; returns its counters."""
+    writer, rng, files = job_writer(job_id, options, shared_stats, progress)
     rng.shuffle(files)
     for path in files:
         writer.write_examples(path)
+        writer.stats["files"] += 1
     writer.finish()
-    on_progress(writer.stats)
+    writer.report()
     return writer.stats
 
 
@@ -300,8 +310,10 @@ class Progress:
     """A throttled one-line progress report on stderr (documents, examples
     and tokens per second)."""
 
-    def __init__(self, total_files, stream=sys.stderr, interval=0.5):
+    def __init__(self, total_files, label="files", stream=sys.stderr,
+                 interval=0.5):
         self._total_files = total_files
+        self._label = label
         self._stream = stream
         self._tty = hasattr(stream, "isatty") and stream.isatty()
         self._interval = interval if self._tty else 10.0
@@ -316,7 +328,7 @@ class Progress:
         v = dict(zip(STATS, values))
         secs = max(now - self._start, 1e-9)
         line = (
-            f"files {v['files']:,}/{self._total_files:,} | "
+            f"{self._label} {v['files']:,}/{self._total_files:,} | "
             f"docs {v['docs']:,} ({v['docs'] / secs:,.0f}/s) | "
             f"examples {v['examples']:,} ({v['examples'] / secs:,.0f}/s) | "
             f"tokens {v['tokens']:,} ({v['tokens'] / secs:,.0f}/s) | "
@@ -360,8 +372,10 @@ def check_options(o):
         )
 
 
-def build(options, overwrite=False, show_progress=True):
-    """Builds the TFRecords; returns a summary dict (also printed)."""
+def build(options, overwrite=False, show_progress=True, job=write_examples,
+          input_label="files"):
+    """Builds the TFRecords with `job(job_id, options, ...)` run once per
+    process; returns a summary dict (also printed)."""
     o = options
     check_options(o)
     if tf.io.gfile.exists(o.output_dir) and tf.io.gfile.listdir(o.output_dir):
@@ -375,12 +389,14 @@ def build(options, overwrite=False, show_progress=True):
     tf.io.gfile.makedirs(o.output_dir)
 
     start = time.monotonic()
-    progress = Progress(len(o.input_files)) if show_progress else None
+    progress = (
+        Progress(len(o.input_files), input_label) if show_progress else None
+    )
     if o.num_processes == 1:
-        totals = write_examples(0, o, progress=progress)
+        totals = job(0, o, progress=progress)
         totals = [totals[key] for key in STATS]
     else:
-        totals = _run_jobs(o, progress)
+        totals = _run_jobs(o, progress, job)
     if progress is not None:
         progress.update(totals, force=True)
         progress.close()
@@ -389,7 +405,7 @@ def build(options, overwrite=False, show_progress=True):
     v = dict(zip(STATS, totals))
     summary = {
         "output_dir": o.output_dir,
-        "input_files": v["files"],
+        "inputs": v["files"],
         "output_files": o.num_out_files,
         "documents": v["docs"],
         "examples": v["examples"],
@@ -408,7 +424,7 @@ def build(options, overwrite=False, show_progress=True):
             f"Wrote {summary['examples']:,} examples "
             f"({summary['example_tokens']:,} tokens, padding "
             f"{summary['padding_fraction']:.1%}) to {o.num_out_files} files in "
-            f"{o.output_dir} from {summary['input_files']:,} files "
+            f"{o.output_dir} from {summary['inputs']:,} {input_label} "
             f"({summary['documents']:,} documents, {summary['tokens']:,} "
             f"tokens) in {summary['seconds']:.1f}s.",
             file=sys.stderr,
@@ -416,17 +432,17 @@ def build(options, overwrite=False, show_progress=True):
     return summary
 
 
-def _run_jobs(options, progress):
+def _run_jobs(options, progress, job):
     """Runs one process per job; returns the summed counters."""
     ctx = multiprocessing.get_context("spawn")  # TF is not fork-safe
     width = len(STATS)
     shared = ctx.Array("q", options.num_processes * width, lock=False)
     jobs = [
-        ctx.Process(target=write_examples, args=(j, options, shared))
+        ctx.Process(target=job, args=(j, options, shared))
         for j in range(options.num_processes)
     ]
-    for job in jobs:
-        job.start()
+    for process in jobs:
+        process.start()
 
     def totals():
         return [
@@ -434,11 +450,11 @@ def _run_jobs(options, progress):
             for k in range(width)
         ]
 
-    while any(job.is_alive() for job in jobs):
+    while any(process.is_alive() for process in jobs):
         jobs[0].join(0.2)
         if progress is not None:
             progress.update(totals())
-    failed = [j for j, job in enumerate(jobs) if job.exitcode != 0]
+    failed = [j for j, p in enumerate(jobs) if p.exitcode != 0]
     if failed:
         raise RuntimeError(
             f"Build jobs {failed} failed (see their errors above); no shard "
