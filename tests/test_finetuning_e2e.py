@@ -4,7 +4,7 @@ Each task family learns a rule a tiny model picks up in a few dozen steps,
 so the dev metric must end well above chance; the results, QA and
 test-prediction files must have the original's layout. The model is the
 original-format checkpoint `original-electra-tiny` (vocab `tok0`..`tok93`)
-or one written by this package's pre-training code.
+or one written by this package's pre-training run.
 """
 
 import json
@@ -17,10 +17,11 @@ import sys
 import numpy as np
 import pytest
 
-from electra_tf.config import FinetuningConfig, PretrainingConfig
-from electra_tf.conversion import loading
+from electra_tf.config import FinetuningConfig
 import electra_tf.finetuning
+import electra_tf.pretraining
 
+import pretraining_helpers
 from helpers import fixture_path
 
 pytestmark = pytest.mark.slow
@@ -284,23 +285,23 @@ def test_chunking(tmp_path):
     assert results[0]["chunk"]["f1"] >= 80.0
 
 
-def test_cli_multitask_from_our_pretraining_checkpoint(tmp_path):
-    """run_finetuning.py on RTE + STS from a checkpoint of our pre-training code."""
+def test_cli_multitask_from_our_pretraining_run(tmp_path):
+    """run_finetuning.py on RTE + STS from a checkpoint of our pre-training."""
     data_dir = tmp_path / "data"
-    config = PretrainingConfig.from_hparams("ours", str(data_dir), MODEL)
-    import tensorflow as tf
-    from electra_tf.models.pretrainer import ElectraPretrainer
-
-    pretrainer = ElectraPretrainer(config)
-    loading.save_pretraining_config(config, config.model_dir)
-    tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=pretrainer), config.model_dir, 1, checkpoint_name="ckpt"
-    ).save()
+    pretraining_helpers.make_data_dir(data_dir)
+    # The fixture's words (tok0..) for the same ids; pre-training copies
+    # the vocab into the model directory, where fine-tuning reads it.
     with open(fixture_path("original-electra-tiny", "vocab.txt")) as f:
         (data_dir / "vocab.txt").write_text(f.read())
+    config = pretraining_helpers.tiny_config(
+        data_dir, "ours", num_train_steps=4, save_checkpoints_steps=4
+    )
+    electra_tf.pretraining.run(config, log=lambda *args: None)
     _rte(data_dir, np.random.default_rng(7))
     _sts(data_dir, np.random.default_rng(8))
-    hparams = dict(MODEL, **TRAIN, task_names=["rte", "sts"])
+    model = {k: pretraining_helpers.TINY[k] for k in (
+        "vocab_size", "model_hparam_overrides", "embedding_size")}
+    hparams = dict(model, **TRAIN, model_size="small", task_names=["rte", "sts"])
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "run_finetuning.py"), "--data-dir",
          str(data_dir), "--model-name", "ours", "--hparams", json.dumps(hparams)],
@@ -308,13 +309,15 @@ def test_cli_multitask_from_our_pretraining_checkpoint(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Initialised the encoder from pre-training checkpoint" in proc.stderr
+    # 64 rte + 2 x 64 sts records (double_unordered) / 16 x 8 epochs
+    assert "step 96/96" in proc.stderr
     results_dir = data_dir / "models" / "ours" / "results"
     with open(results_dir / "rte,sts_results.pkl", "rb") as f:
         (results,) = pickle.load(f)
     lines = (results_dir / "rte,sts_results.txt").read_text().splitlines()
     assert [line.split(":")[0] for line in lines] == ["rte", "sts"]
     assert results["rte"]["accuracy"] >= 80.0
-    assert results["sts"]["pearson"] >= 50.0
+    assert results["sts"]["pearson"] >= 70.0
     records = data_dir / "models" / "ours" / "finetuning_tfrecords" / "rte,sts_tfrecords"
     assert sorted(os.listdir(records)) == [
         "rte_dev.metadata", "rte_dev.tfrecord", "rte_sts_train.metadata",
