@@ -310,11 +310,11 @@ class Progress:
     """A throttled one-line progress report on stderr (documents, examples
     and tokens per second)."""
 
-    def __init__(self, total_files, label="files", stream=sys.stderr,
+    def __init__(self, total_files, label="files", stream=None,
                  interval=0.5):
         self._total_files = total_files
         self._label = label
-        self._stream = stream
+        self._stream = stream = stream or sys.stderr
         self._tty = hasattr(stream, "isatty") and stream.isatty()
         self._interval = interval if self._tty else 10.0
         self._start = self._last = time.monotonic()
