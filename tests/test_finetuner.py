@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.config import ModelConfig, PretrainingConfig
+from electra_tf.config import FinetuningConfig, ModelConfig, PretrainingConfig
 from electra_tf.conversion import loading
 from electra_tf.finetuning import checkpoints
+from electra_tf.finetuning import task_builder
 from electra_tf.models import finetuner
 from electra_tf.models.pretrainer import ElectraPretrainer
 
@@ -378,3 +379,13 @@ def test_init_from_our_pretraining_checkpoint(tmp_path):
         np.testing.assert_array_equal(v.numpy(), source[v.path], err_msg=v.path)
     with pytest.raises(ValueError, match="pre-training checkpoint"):
         checkpoints.init_from_checkpoint(model, model_dir, require_heads=True)
+
+
+@pytest.mark.parametrize("name", ["glue", "squad", "chunk"])
+def test_shipped_finetuning_configs_load(tmp_path, name):
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "configs", f"finetune_{name}.json")
+    config = FinetuningConfig.from_hparams("m", str(tmp_path), path)
+    assert all(t in task_builder.TASKS for t in config.task_names)
+    # The paper's ELECTRA-Small fine-tuning recipe (Appendix, Table 7).
+    assert (config.learning_rate, config.weight_decay_rate) == (3e-4, 0.0)
+    assert config.layerwise_lr_decay == 0.8 and config.embedding_size == 128
