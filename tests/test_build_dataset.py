@@ -237,7 +237,8 @@ def test_shards_have_hidden_names_until_finalized(tmp_path, vocab_file):
     o = options(corpus, vocab_file, tmp_path / "out")
     os.makedirs(o.output_dir)
     build_dataset.write_examples(0, o)  # a job that was never finalized
-    assert glob.glob(os.path.join(o.output_dir, "pretrain_data.tfrecord*")) == []
+    final = os.path.join(o.output_dir, "pretrain_data.tfrecord*")
+    assert glob.glob(final) == []
     assert len(glob.glob(os.path.join(o.output_dir, ".*.incomplete"))) == 3
     build_dataset.finalize_shards(o.output_dir, 3)
     assert len(glob.glob(os.path.join(o.output_dir, "pretrain_data*"))) == 3

@@ -31,7 +31,8 @@ HARD_CASES = {
     # decomposed into jamo by NFD).
     "cjk": (
         "中文字符 and 日本語 ひらがな 한국",
-        "中 文 [UNK] [UNK] and 日 本 語 ひ ##ら ##か ##な ᄒ ##ᅡ ##ᆫ ##ᄀ ##ᅮ ##ᆨ",
+        "中 文 [UNK] [UNK] and 日 本 語 ひ ##ら ##か ##な "
+        "ᄒ ##ᅡ ##ᆫ ##ᄀ ##ᅮ ##ᆨ",
         [1746, 1861, 100, 100, 1998, 1864, 1876, 1950, 1673, 30211, 30177,
          30193, 1469, 30006, 30021, 29991, 30014, 30020],
     ),
@@ -79,7 +80,8 @@ HARD_CASES = {
     # GREEK VARIA (a symbol) decomposes under NFD into the grave accent,
     # which is ASCII punctuation, so it becomes a token of its own.
     "nfd_makes_punctuation": ("x\u1fefy", "x ` y", [1060, 1036, 1061]),
-    "greedy_longest_match": ("unaffable", "una ##ffa ##ble", [14477, 20961, 3468]),
+    "greedy_longest_match": (
+        "unaffable", "una ##ffa ##ble", [14477, 20961, 3468]),
     "empty": (" \t\u3000\x00 ", "", []),
     "long_word_200_chars": ("a" * 200, None, [13360] + [11057] * 98 + [2050]),
     "long_word_201_chars": ("a" * 201, "[UNK]", [100]),
@@ -114,7 +116,8 @@ def test_bundled_vocab_is_the_bert_uncased_vocab():
     assert hashlib.md5(data).hexdigest() == "64800d5d8528ce344256daf115d4965e"
     vocab = load_vocab(default_vocab_file())
     assert len(vocab) == 30522
-    assert [vocab[t] for t in tokenization.SPECIAL_TOKENS] == [0, 100, 101, 102, 103]
+    specials = [vocab[t] for t in tokenization.SPECIAL_TOKENS]
+    assert specials == [0, 100, 101, 102, 103]
 
 
 @pytest.mark.parametrize("name", sorted(HARD_CASES))
@@ -176,7 +179,8 @@ def test_original_helper_methods():
 
 
 def test_wordpiece_on_a_small_vocab():
-    vocab = {"[UNK]": 0, "un": 1, "##aff": 2, "##able": 3, "runn": 4, "##ing": 5}
+    vocab = {"[UNK]": 0, "un": 1, "##aff": 2, "##able": 3, "runn": 4,
+             "##ing": 5}
     wp = WordpieceTokenizer(vocab, max_input_chars_per_word=10)
     assert wp.tokenize("unaffable running unrunnable") == [
         "un", "##aff", "##able", "runn", "##ing", "[UNK]"]
