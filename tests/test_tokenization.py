@@ -282,3 +282,25 @@ def test_read_lines_matches_gfile_lines(tmp_path, chunk_size):
             for line in tf.io.gfile.GFile(str(path), "rb")]
     assert want == [b"a", b"bc", b"", b"", b"d\xff", b"last"]
     assert list(tokenization.read_lines(str(path), chunk_size)) == want
+
+
+def test_why_fast_bert_tokenizer_alone_is_not_used(full_tokenizer):
+    """TFTextTokenizer's docstring says tf_text.FastBertTokenizer differs
+    from the original; these are those differences (if this fails, the
+    docstring is stale)."""
+    import tensorflow_text as tf_text
+
+    with open(default_vocab_file(), encoding="utf-8") as f:
+        vocab = f.read().splitlines()
+    fast_bert = tf_text.FastBertTokenizer(
+        vocab, token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
+    cases = {
+        "Ａｂｃ": [100],  # NFKC folds fullwidth letters to "abc"
+        "straße": [2358, 27807],  # case folding turns ß into "ss"
+        "a\x01b": [11113],  # control characters become spaces, not dropped
+        b"ok\xffbad": [7929, 9024],  # invalid UTF-8 makes the word [UNK]
+    }
+    for text, ref_ids in cases.items():
+        assert full_tokenizer.tokenize_to_ids(text) == ref_ids
+        got = fast_bert.tokenize(tf.constant([text])).flat_values
+        assert got.numpy().tolist() != ref_ids, text
