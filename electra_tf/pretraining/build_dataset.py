@@ -168,6 +168,8 @@ class ExampleWriter:
                 path = os.path.join(
                     output_dir, SHARD_NAME.format(i, num_out_files)
                 )
+                # Deviation from reference: a hidden name until the build
+                # ends, so a killed build leaves no shard that looks done.
                 self._writers.append(tf.io.TFRecordWriter(temp_name(path)))
         self.n_written = 0
         self.stats = dict.fromkeys(STATS, 0)
@@ -249,6 +251,7 @@ def job_writer(job_id, options, shared_stats=None, progress=None):
     so a build repeats exactly; without, the global `random` (original).
     """
     o = options
+    # Deviation from reference (opt-in): --seed makes builds repeatable.
     rng = random.Random(o.seed + job_id) if o.seed is not None else random
     width = len(STATS)
 
@@ -378,6 +381,7 @@ def build(options, overwrite=False, show_progress=True, job=write_examples,
     process; returns a summary dict (also printed)."""
     o = options
     check_options(o)
+    # Deviation from reference: the original deletes --output-dir silently.
     if tf.io.gfile.exists(o.output_dir) and tf.io.gfile.listdir(o.output_dir):
         if not overwrite:
             raise FileExistsError(

@@ -118,6 +118,8 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
         files = files[pipeline_id::num_pipelines]
         d = d.shard(num_pipelines, pipeline_id).repeat()
         d = d.shuffle(buffer_size=len(files), seed=seed)
+    # Deviation from reference: deterministic (not sloppy) interleave, so a
+    # run repeats and a checkpointed iterator resumes at the same record.
     d = d.interleave(
         tf.data.TFRecordDataset,
         cycle_length=min(4, len(files)),
