@@ -12,8 +12,6 @@ from `<data-dir>/finetuning_data/<task>/`, the pre-trained model from
 import argparse
 import logging
 
-import keras
-
 import electra_tf.finetuning
 from electra_tf.config import FinetuningConfig
 
@@ -34,8 +32,6 @@ def main(argv=None):
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = FinetuningConfig.from_hparams(args.model_name, args.data_dir, args.hparams)
-    if config.mixed_precision != "float32":
-        keras.mixed_precision.set_global_policy(config.mixed_precision)
     electra_tf.finetuning.run(config)
 
 

@@ -45,6 +45,21 @@ def save_checkpoint(model, model_dir, step):
     return prefix
 
 
+class ByNameCheckpointer:
+    """The checkpointer `training.loop.train` calls, writing by-name
+    checkpoints (`save_checkpoint`); only the chief machine writes."""
+
+    def __init__(self, model, model_dir, chief=True):
+        self.model = model
+        self.model_dir = model_dir
+        self.chief = chief
+        self.latest = None
+
+    def save(self, step):
+        if self.chief:
+            self.latest = save_checkpoint(self.model, self.model_dir, step)
+
+
 def _head_variables(table):
     """{task name: [variable names]} of the model's `task_specific/` heads."""
     heads = {}

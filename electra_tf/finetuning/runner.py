@@ -12,11 +12,10 @@ and written to `results/<tasks>_trials.json`.
 import collections
 import json
 import logging
-import math
 import os
 import pickle
+import re
 import shutil
-import time
 
 import keras
 import numpy as np
@@ -29,11 +28,13 @@ from electra_tf.finetuning import checkpoints
 from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import task_builder
 from electra_tf.models.finetuner import FinetuningModel
+from electra_tf.training import distribution
+from electra_tf.training import loop
 
 logger = logging.getLogger(__name__)
 
-# Progress is logged every this many steps, as the original's ETAHook.
-LOG_EVERY = 10
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+LOG_EVERY_SECONDS = 5.0
 GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
 
 
@@ -90,13 +91,6 @@ def create_optimizer(config, num_train_steps, n_layers):
     )
 
 
-def _secs_to_str(secs):
-    secs = int(round(secs))
-    hours, rest = divmod(secs, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
 class ModelRunner:
     """Trains and evaluates one trial.
 
@@ -105,13 +99,16 @@ class ModelRunner:
         tasks: the `Task` objects of `config.task_names`.
         model_dir: this trial's directory (checkpoints, TensorBoard events).
         seed: this trial's seed (dropout, initialisation, data shuffling).
+        strategy: the tf.distribute strategy training runs under.
     """
 
-    def __init__(self, config, tasks, model_dir, seed):
+    def __init__(self, config, tasks, model_dir, seed, strategy):
         self._config = config
         self._tasks = tasks
         self._model_dir = model_dir
         self._seed = seed
+        self._strategy = strategy
+        self._chief = distribution.is_chief(strategy)
         self._preprocessor = preprocessing.Preprocessor(config, tasks)
         self.train_steps = 0
         if config.do_train:
@@ -122,7 +119,8 @@ class ModelRunner:
                     "than train_batch_size x 1/num_train_epochs); lower "
                     "train_batch_size or add data."
                 )
-        self.model = build_model(config, tasks)
+        with strategy.scope():
+            self.model = build_model(config, tasks)
         if config.init_checkpoint:
             checkpoints.init_from_checkpoint(
                 self.model, config.init_checkpoint, require_heads=not config.do_train
@@ -132,83 +130,55 @@ class ModelRunner:
                 "do_train is false but init_checkpoint is not set: evaluation "
                 "needs a fine-tuned checkpoint."
             )
-        self._writer = tf.summary.create_file_writer(model_dir)
+        self._writer = tf.summary.create_file_writer(model_dir) if self._chief else None
         self._predict_step = tf.function(
             lambda features: self.model(features, training=False),
             jit_compile=config.jit_compile,
         )
 
     def train(self):
-        """Trains for `train_steps` steps, logging progress every 10 steps."""
-        config = self._config
-        optimizer = create_optimizer(
-            config, self.train_steps, self.model.config.num_hidden_layers
-        )
-        variables = self.model.trainable_variables
-        optimizer.build(variables)
-
-        @tf.function(jit_compile=config.jit_compile)
-        def train_step(features):
-            with tf.GradientTape() as tape:
-                loss = self.model(features, training=True)["loss"]
-            grads = tape.gradient(loss, variables)
-            grads, norm = optimization.clip_by_global_norm(grads, 1.0)
-            pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-            optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-            return loss, norm
-
+        """Trains for `train_steps` steps with the shared training loop."""
+        config, strategy = self._config, self._strategy
+        with strategy.scope():
+            optimizer = create_optimizer(
+                config, self.train_steps, self.model.config.num_hidden_layers
+            )
+            if config.mixed_precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
         dataset = self._preprocessor.make_dataset(
             self._train_path, True, seed=self._seed
         )
-        batch_size = config.train_batch_size
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
         steps_per_epoch = self.train_steps / config.num_train_epochs
-        logger.info("Training for %d steps", self.train_steps)
-        start = last_time = time.time()
-        last_step = 0
-        for step, features in enumerate(dataset.take(self.train_steps), start=1):
-            lr = float(optimizer.learning_rate)  # the rate of this step
-            loss, norm = train_step(features)
-            if step % LOG_EVERY and step != self.train_steps:
-                if step % config.save_checkpoints_steps == 0:
-                    checkpoints.save_checkpoint(self.model, self._model_dir, step)
-                continue
-            loss, norm = float(loss), float(norm)
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"Loss is {loss} at a step in ({last_step}, {step}]; "
-                    "lower learning_rate or check the data."
-                )
-            now = time.time()
-            examples_per_sec = (step - last_step) * batch_size / max(now - last_time, 1e-9)
-            eta = (now - start) / step * (self.train_steps - step)
-            logger.info(
-                "step %d/%d (epoch %.2f) = %.1f%% - loss %.4f - %.1f examples/s "
-                "- ELAP %s - ETA %s",
-                step,
-                self.train_steps,
-                step / steps_per_epoch,
-                100.0 * step / self.train_steps,
-                loss,
-                examples_per_sec,
-                _secs_to_str(now - start),
-                _secs_to_str(eta),
-            )
-            write_scalars(
-                self._writer,
-                step,
-                {
-                    "loss": loss,
-                    "learning_rate": lr,
-                    "grad_norm": norm,
-                    "examples_per_second": examples_per_sec,
-                    "epoch": step / steps_per_epoch,
-                },
-            )
-            last_step, last_time = step, now
-            if step % config.save_checkpoints_steps == 0:
-                checkpoints.save_checkpoint(self.model, self._model_dir, step)
-        checkpoints.save_checkpoint(self.model, self._model_dir, self.train_steps)
-        self._writer.flush()
+
+        def loss_fn(features, step):
+            # The sum over the (local) batch, as the original; the loop
+            # averages the replicas' gradients as CrossShardOptimizer does.
+            loss = self.model(features, training=True)["loss"]
+            return {"loss": loss, "epoch": tf.cast(step + 1, tf.float32) / steps_per_epoch}
+
+        def log(message):
+            match = re.match(r"step (\d+)/", message)
+            if match:  # the loop's progress line, plus the epoch
+                message += f" | epoch {int(match.group(1)) / steps_per_epoch:.2f}"
+            logger.info(message)
+
+        loop.train(
+            strategy,
+            self.model,
+            optimizer,
+            loss_fn,
+            iterator,
+            checkpoints.ByNameCheckpointer(self.model, self._model_dir, self._chief),
+            self.train_steps,
+            config.save_checkpoints_steps,
+            config.train_batch_size,
+            jit_compile=config.jit_compile,
+            summary_dir=self._model_dir if self._chief else None,
+            log_every_seconds=LOG_EVERY_SECONDS,
+            log=log if self._chief else (lambda message: None),
+        )
 
     def _predictions(self, tasks, split):
         """Per-record outputs {task: {key: value}} of `split`, padding skipped."""
@@ -244,6 +214,8 @@ class ModelRunner:
 
     def evaluate(self, step=None):
         results = {task.name: self.evaluate_task(task) for task in self._tasks}
+        if self._writer is None:
+            return results
         write_scalars(
             self._writer,
             step or self.train_steps,
@@ -329,13 +301,37 @@ def _write_trials(config, trials, results):
 
 
 def run(config):
-    """Runs `num_trials` trials; returns the list of per-trial dev results."""
-    if config.mixed_precision == "mixed_float16":
+    """Runs `num_trials` trials; returns the list of per-trial dev results.
+
+    Sets the Keras precision policy for the run (restored afterwards).
+    """
+    if config.mixed_precision not in PRECISIONS:
         raise HparamError(
-            "mixed_float16 needs loss scaling, which the fine-tuning loop does "
-            "not do; use mixed_bfloat16 or float32."
+            f"mixed_precision must be one of {', '.join(PRECISIONS)}, got "
+            f"{config.mixed_precision!r}."
         )
-    logger.info("Config: %s", config.to_json())
+    strategy = distribution.get_strategy(
+        config.distribution_strategy,
+        config.use_tpu,
+        config.tpu_name,
+        config.tpu_zone,
+        config.gcp_project,
+        config.num_tpu_cores,
+    )
+    if config.do_train:
+        distribution.check_global_batch(config.train_batch_size, strategy)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.mixed_precision)
+    try:
+        return _run_trials(config, strategy)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _run_trials(config, strategy):
+    chief = distribution.is_chief(strategy)
+    if chief:
+        logger.info("Config: %s", config.to_json())
     tasks = task_builder.get_tasks(config)
     results, trials = [], []
     trial = 1
@@ -343,23 +339,24 @@ def run(config):
         seed = config.seed + trial - 1
         model_dir = config.trial_model_dir(trial)
         logger.info("Trial %d/%d (seed %d): %s", trial, config.num_trials, seed, model_dir)
-        if config.do_train:
+        if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)
             tf.io.gfile.makedirs(model_dir)
         keras.utils.set_random_seed(seed)
-        runner = ModelRunner(config, tasks, model_dir, seed)
+        runner = ModelRunner(config, tasks, model_dir, seed, strategy)
         if config.do_train:
             runner.train()
         if config.do_eval:
             results.append(runner.evaluate())
             trials.append({"trial": trial, "seed": seed, "model_dir": model_dir,
                            "results": results[-1]})
-            write_results(config, results)
-            _write_trials(config, trials, results)
-            if config.write_test_outputs and trial <= config.n_writes_test:
-                runner.write_test_outputs(trial)
-        if trial != config.num_trials and not config.keep_all_models:
+            if chief:
+                write_results(config, results)
+                _write_trials(config, trials, results)
+                if config.write_test_outputs and trial <= config.n_writes_test:
+                    runner.write_test_outputs(trial)
+        if trial != config.num_trials and not config.keep_all_models and chief:
             shutil.rmtree(model_dir, ignore_errors=True)
         trial += 1
     if results:
