@@ -19,19 +19,28 @@ from electra_tf.config import FinetuningConfig
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--data-dir", required=True, help="Location of data files (model weights, etc)."
+        "--data-dir",
+        required=True,
+        help="Location of data files (model weights, etc).",
     )
     parser.add_argument(
-        "--model-name", required=True, help="The name of the model being fine-tuned."
+        "--model-name",
+        required=True,
+        help="The name of the model being fine-tuned.",
     )
     parser.add_argument(
-        "--hparams", default="{}", help="JSON dict of hyperparameters or a .json path."
+        "--hparams",
+        default="{}",
+        help="JSON dict of hyperparameters or a .json path.",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    config = FinetuningConfig.from_hparams(args.model_name, args.data_dir, args.hparams)
+    config = FinetuningConfig.from_hparams(
+        args.model_name, args.data_dir, args.hparams
+    )
     electra_tf.finetuning.run(config)
 
 

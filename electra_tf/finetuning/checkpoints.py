@@ -25,7 +25,7 @@ EVERYTHING = re.compile(".*")
 
 
 def save_checkpoint(model, model_dir, step):
-    """Writes `<model_dir>/model.ckpt-<step>` by variable name, with global_step."""
+    """Writes `<model_dir>/model.ckpt-<step>` by name, plus `global_step`."""
     tf.io.gfile.makedirs(model_dir)
     table = tf1_checkpoint.variables_by_name(model)
     names = sorted(table)
@@ -98,10 +98,14 @@ def init_from_checkpoint(model, path, require_heads=False):
                 "finetuning_models/<tasks>_model_<trial> directory)."
             )
         _copy_pretrained_encoder(model, path)
-        logger.info("Initialised the encoder from pre-training checkpoint %s", prefix)
+        logger.info(
+            "Initialised the encoder from pre-training checkpoint %s", prefix
+        )
         return []
     names = set(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
-    wanted = {n: v for n, v in table.items() if not n.startswith("task_specific/")}
+    wanted = {
+        n: v for n, v in table.items() if not n.startswith("task_specific/")
+    }
     loaded_heads = []
     for task_name, head_names in sorted(heads.items()):
         present = [n for n in head_names if n in names]
@@ -130,7 +134,7 @@ def init_from_checkpoint(model, path, require_heads=False):
 
 
 def _copy_pretrained_encoder(model, path):
-    """Copies the discriminator (`electra/...`) of our pre-training checkpoint."""
+    """Copies the discriminator (`electra/...`) of our pre-training model."""
     pretrainer = loading.load_pretraining_checkpoint(path)
     source = tf1_checkpoint.variables_by_name(pretrainer)
     target = tf1_checkpoint.variables_by_name(model.encoder)

@@ -92,15 +92,16 @@ class TaggingTask(task.Task):
                 )
             except KeyError as e:
                 raise ValueError(
-                    f"Task '{self.name}' {split} sentence {i}: tag {e.args[0]!r} "
-                    f"is not in the label mapping {self.label_mapping_path} "
+                    f"Task '{self.name}' {split} sentence {i}: tag "
+                    f"{e.args[0]!r} is not in the label mapping "
+                    f"{self.label_mapping_path} "
                     f"({sorted(label_mapping)}). Delete that file to rebuild "
                     "it from the current data."
                 ) from None
         return examples
 
     def get_label_mapping(self, provided_split=None, provided_sentences=None):
-        """Tag -> id; built from the raw files once, then read from the pickle."""
+        """Tag -> id: built from the raw files once, then read back."""
         if self._label_mapping is not None:
             return self._label_mapping
         if tf.io.gfile.exists(self.label_mapping_path):
@@ -119,9 +120,8 @@ class TaggingTask(task.Task):
                 sentences = self._get_labeled_sentences(split)
             for _, sentence_tags in sentences:
                 spans = tagging_utils.get_span_labels(sentence_tags)
-                tags.update(
-                    tagging_utils.get_tags(spans, len(sentence_tags), LABEL_ENCODING)
-                )
+                n = len(sentence_tags)
+                tags.update(tagging_utils.get_tags(spans, n, LABEL_ENCODING))
         if not tags:
             self.raw_file("train.txt")  # a clear error if nothing is there
             raise ValueError(
@@ -198,7 +198,9 @@ class TaggingTask(task.Task):
         return [
             task.FeatureSpec(self.name + "_eid", []),
             task.FeatureSpec(self.name + "_labels", length),
-            task.FeatureSpec(self.name + "_labels_mask", length, is_int_feature=False),
+            task.FeatureSpec(
+                self.name + "_labels_mask", length, is_int_feature=False
+            ),
             task.FeatureSpec(self.name + "_labeled_positions", length),
         ]
 

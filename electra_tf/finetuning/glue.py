@@ -128,7 +128,9 @@ class SingleOutputTask(task.Task):
 
     def featurize(self, example, is_training, log=False):
         tokens_a = self._tokenizer.tokenize(example.text_a)
-        tokens_b = self._tokenizer.tokenize(example.text_b) if example.text_b else None
+        tokens_b = None
+        if example.text_b:
+            tokens_b = self._tokenizer.tokenize(example.text_b)
         max_len = self.config.max_seq_length
         if tokens_b:
             _truncate_seq_pair(tokens_a, tokens_b, max_len - 3)
@@ -193,7 +195,8 @@ class ClassificationTask(SingleOutputTask):
                 f"{example.label!r} is not one of {self.label_list}. Check "
                 "the label column of the TSV file."
             )
-        features[self.name + "_label_ids"] = self.label_list.index(example.label)
+        label_id = self.label_list.index(example.label)
+        features[self.name + "_label_ids"] = label_id
 
     def get_scorer(self, split="dev"):
         return scorers.AccuracyScorer()
@@ -229,19 +232,19 @@ class RegressionTask(SingleOutputTask):
                 f"{example.label!r} is not a number in [{self.min_value}, "
                 f"{self.max_value}]. Check the score column of the TSV file."
             )
-        features[self.name + "_targets"] = (label - self.min_value) / self.max_value
+        target = (label - self.min_value) / self.max_value
+        features[self.name + "_targets"] = target
 
     def get_scorer(self, split="dev"):
         return scorers.RegressionScorer()
 
 
 class MNLI(ClassificationTask):
-    """Multi-NLI: dev is dev_matched; test splits matched, mismatched, diagnostic."""
+    """Multi-NLI: dev is dev_matched; three test splits."""
 
     def __init__(self, config, tokenizer):
-        super().__init__(
-            config, "mnli", tokenizer, ["contradiction", "entailment", "neutral"]
-        )
+        labels = ["contradiction", "entailment", "neutral"]
+        super().__init__(config, "mnli", tokenizer, labels)
 
     def _file_split(self, split):
         return "dev_matched" if split == "dev" else split

@@ -62,7 +62,9 @@ class Preprocessor:
             spec.name: spec.get_parsing_spec() for spec in self.feature_specs
         }
         if len(self._parsing_spec) != len(self.feature_specs):
-            raise ValueError(f"Duplicate feature names in {self.feature_specs}.")
+            raise ValueError(
+                f"Duplicate feature names in {self.feature_specs}."
+            )
 
     def prepare_train(self):
         """(path of the train records, number of training steps)."""
@@ -129,29 +131,33 @@ class Preprocessor:
             ):
                 logger.info("Reusing cached %s", tfrecords_path)
                 return tfrecords_path, metadata["n_examples"]
-            logger.info("Settings changed since %s was written: rebuilding", name)
+            logger.info("Settings changed since %s was written", name)
         examples = []
         for t in tasks:
             examples += t.get_examples(split)
         if not examples:
+            names = ", ".join(t.name for t in tasks)
+            dirs = ", ".join(self._config.raw_data_dir(t.name) for t in tasks)
             raise ValueError(
-                f"The {split} split of {', '.join(t.name for t in tasks)} has "
-                f"no examples; check the files in "
-                f"{', '.join(self._config.raw_data_dir(t.name) for t in tasks)}."
+                f"The {split} split of {names} has no examples; check the "
+                f"files in {dirs}."
             )
         if is_training:
             random.Random(self._config.seed).shuffle(examples)
         tf.io.gfile.makedirs(self._config.preprocessed_data_dir)
+        tmp_path = tfrecords_path + ".tmp"
         n_examples = self.serialize_examples(
-            examples, is_training, tfrecords_path + ".tmp", self._batch_size(is_training)
+            examples, is_training, tmp_path, self._batch_size(is_training)
         )
-        tf.io.gfile.rename(tfrecords_path + ".tmp", tfrecords_path, overwrite=True)
+        tf.io.gfile.rename(tmp_path, tfrecords_path, overwrite=True)
         with tf.io.gfile.GFile(metadata_path, "w") as f:
             json.dump({"n_examples": n_examples, "settings": settings}, f)
         logger.info("Wrote %d records to %s", n_examples, tfrecords_path)
         return tfrecords_path, n_examples
 
-    def serialize_examples(self, examples, is_training, output_file, batch_size):
+    def serialize_examples(
+        self, examples, is_training, output_file, batch_size
+    ):
         """Featurises and writes `examples`, then the padding records."""
         n_examples = 0
         with tf.io.TFRecordWriter(output_file) as writer:
@@ -159,10 +165,12 @@ class Preprocessor:
                 log = self._config.log_examples and index < 1
                 task = self._name_to_task[example.task_name]
                 for features in task.featurize(example, is_training, log=log):
-                    writer.write(self.make_tf_example(**features).SerializeToString())
+                    record = self.make_tf_example(**features)
+                    writer.write(record.SerializeToString())
                     n_examples += 1
+            padding_id = len(self._config.task_names)
             while n_examples % batch_size:
-                padding = self.make_tf_example(task_id=len(self._config.task_names))
+                padding = self.make_tf_example(task_id=padding_id)
                 writer.write(padding.SerializeToString())
                 n_examples += 1
         return n_examples
@@ -171,19 +179,20 @@ class Preprocessor:
         """A tf.train.Example of all specs; absent features are zeros."""
         for key in features:
             if key not in self._parsing_spec:
-                raise ValueError(f"Unknown feature {key!r}; known: {sorted(self._parsing_spec)}.")
+                raise ValueError(
+                    f"Unknown feature {key!r}; known: "
+                    f"{sorted(self._parsing_spec)}."
+                )
         out = {}
         for spec in self.feature_specs:
             values = features.get(spec.name, spec.get_default_values())
             values = np.reshape(np.asarray(values), [-1])
             if spec.is_int_feature:
-                feature = tf.train.Feature(
-                    int64_list=tf.train.Int64List(value=values.astype(np.int64))
-                )
+                values = tf.train.Int64List(value=values.astype(np.int64))
+                feature = tf.train.Feature(int64_list=values)
             else:
-                feature = tf.train.Feature(
-                    float_list=tf.train.FloatList(value=values.astype(np.float32))
-                )
+                values = tf.train.FloatList(value=values.astype(np.float32))
+                feature = tf.train.Feature(float_list=values)
             out[spec.name] = feature
         return tf.train.Example(features=tf.train.Features(feature=out))
 
@@ -196,7 +205,7 @@ class Preprocessor:
         }
 
     def make_dataset(self, path, is_training, seed=None):
-        """Batches of feature dicts; training repeats and shuffles (buffer 100)."""
+        """Batches of feature dicts; training repeats and shuffles (100)."""
         d = tf.data.TFRecordDataset(path)
         if is_training:
             d = d.repeat().shuffle(buffer_size=100, seed=seed)

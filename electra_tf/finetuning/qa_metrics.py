@@ -36,7 +36,9 @@ _Prelim = collections.namedtuple(
     "PrelimPrediction",
     ["feature_index", "start_index", "end_index", "start_logit", "end_logit"],
 )
-_NBest = collections.namedtuple("NbestPrediction", ["text", "start_logit", "end_logit"])
+_NBest = collections.namedtuple(
+    "NbestPrediction", ["text", "start_logit", "end_logit"]
+)
 
 
 def write_json(obj, path):
@@ -100,7 +102,11 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose=False):
     tok_ns_text, tok_ns_to_s_map = _strip_spaces(tok_text)
     if len(orig_ns_text) != len(tok_ns_text):
         if verbose:
-            logger.info("Lengths differ without spaces: %r vs %r", orig_ns_text, tok_ns_text)
+            logger.info(
+                "Lengths differ without spaces: %r vs %r",
+                orig_ns_text,
+                tok_ns_text,
+            )
         return orig_text
     tok_s_to_ns_map = {s: ns for ns, s in tok_ns_to_s_map.items()}
 
@@ -150,11 +156,8 @@ class SpanBasedQAScorer(scorers.Scorer):
             )
         )
 
-    def get_loss(self):
-        return None
-
     def _candidates(self, features, unique_id_to_result):
-        """Valid (feature, start, end) candidates and the example's null score."""
+        """Valid (feature, start, end) candidates and the null score."""
         config = self._config
         name = self._name
         prelim = []
@@ -171,21 +174,26 @@ class SpanBasedQAScorer(scorers.Scorer):
             if config.joint_prediction:
                 start_indexes = result.start_top_index
             else:
-                start_indexes = _get_best_indexes(result.start_logits, config.n_best_size)
-                end_indexes = _get_best_indexes(result.end_logits, config.n_best_size)
+                n_best = config.n_best_size
+                start_indexes = _get_best_indexes(result.start_logits, n_best)
+                end_indexes = _get_best_indexes(result.end_logits, n_best)
             if self._v2:
                 if config.answerable_classifier:
                     feature_null_score = result.answerable_logit
                 else:
-                    feature_null_score = result.start_logits[0] + result.end_logits[0]
+                    feature_null_score = (
+                        result.start_logits[0] + result.end_logits[0]
+                    )
                 score_null = min(score_null, feature_null_score)
             n_tokens = len(feature[name + "_tokens"])
+            max_length = config.max_answer_length
             token_to_orig_map = feature[name + "_token_to_orig_map"]
             is_max_context = feature[name + "_token_is_max_context"]
             for i, start_index in enumerate(start_indexes):
                 start_index = int(start_index)
-                ends = result.end_top_index[i] if config.joint_prediction else end_indexes
-                for j, end_index in enumerate(ends):
+                if config.joint_prediction:
+                    end_indexes = result.end_top_index[i]
+                for j, end_index in enumerate(end_indexes):
                     end_index = int(end_index)
                     if (
                         start_index >= n_tokens
@@ -195,7 +203,7 @@ class SpanBasedQAScorer(scorers.Scorer):
                         or end_index not in token_to_orig_map
                         or not is_max_context.get(start_index, False)
                         or end_index < start_index
-                        or end_index - start_index + 1 > config.max_answer_length
+                        or end_index + 1 - start_index > max_length
                     ):
                         continue
                     if config.joint_prediction:
@@ -214,21 +222,25 @@ class SpanBasedQAScorer(scorers.Scorer):
 
     def _nbest(self, example, features, prelim):
         name = self._name
-        prelim = sorted(prelim, key=lambda x: x.start_logit + x.end_logit, reverse=True)
+        prelim = sorted(
+            prelim, key=lambda x: x.start_logit + x.end_logit, reverse=True
+        )
         seen = set()
         nbest = []
         for pred in prelim:
             if len(nbest) >= self._config.n_best_size:
                 break
             feature = features[pred.feature_index]
-            tok_tokens = feature[name + "_tokens"][pred.start_index : pred.end_index + 1]
+            tokens = feature[name + "_tokens"]
+            tok_tokens = tokens[pred.start_index : pred.end_index + 1]
             orig_start = feature[name + "_token_to_orig_map"][pred.start_index]
             orig_end = feature[name + "_token_to_orig_map"][pred.end_index]
             orig_text = " ".join(example.doc_tokens[orig_start : orig_end + 1])
             tok_text = " ".join(tok_tokens).replace(" ##", "").replace("##", "")
             tok_text = " ".join(tok_text.strip().split())
+            config = self._config
             final_text = get_final_text(
-                tok_text, orig_text, self._config.do_lower_case, self._config.debug
+                tok_text, orig_text, config.do_lower_case, config.debug
             )
             if final_text in seen:
                 continue
@@ -239,18 +251,23 @@ class SpanBasedQAScorer(scorers.Scorer):
         return nbest
 
     def write_predictions(self):
-        """Decodes every example; writes and returns (preds, null_odds, nbest)."""
+        """Decodes every example; writes and returns the predictions, the
+        null odds (SQuAD 2.0) and the n-best lists."""
         config = self._config
         unique_id_to_result = {r.unique_id: r for r in self._all_results}
         all_predictions = collections.OrderedDict()
         all_nbest = collections.OrderedDict()
         null_odds = collections.OrderedDict()
         for example in self._eval_examples:
-            example_id = example.qas_id if "squad" in self._name else example.qid
+            if "squad" in self._name:
+                example_id = example.qas_id
+            else:
+                example_id = example.qid
             features = self._task.featurize(example, False, for_eval=True)
             prelim, score_null = self._candidates(features, unique_id_to_result)
             nbest = self._nbest(example, features, prelim)
-            probs = _compute_softmax([e.start_logit + e.end_logit for e in nbest])
+            scores = [e.start_logit + e.end_logit for e in nbest]
+            probs = _compute_softmax(scores)
             all_nbest[example_id] = [
                 {
                     "text": e.text,
@@ -300,9 +317,8 @@ class SpanBasedQAScorer(scorers.Scorer):
                 )
             results = scorers.squad_v1_evaluate(dataset_json["data"], preds)
         else:
-            results = scorers.mrqa_evaluate(
-                read_mrqa_answers(self._task.data_file(self._split)), preds, True
-            )
+            gold = read_mrqa_answers(self._task.data_file(self._split))
+            results = scorers.mrqa_evaluate(gold, preds, skip_no_answer=True)
         write_json(results, self._config.qa_eval_file(self._name))
         return sorted(results.items())
 

@@ -74,7 +74,8 @@ def write_scalars(writer, step, scalars):
     """TensorBoard scalars; `tf.summary.write` needs no tensorboard package."""
     with writer.as_default(step=step):
         for tag, value in scalars.items():
-            tf.summary.write(tag, tf.constant(float(value)), metadata=_SCALAR_METADATA)
+            value = tf.constant(float(value))
+            tf.summary.write(tag, value, metadata=_SCALAR_METADATA)
 
 
 def create_optimizer(config, num_train_steps, n_layers):
@@ -112,7 +113,8 @@ class ModelRunner:
         self._preprocessor = preprocessing.Preprocessor(config, tasks)
         self.train_steps = 0
         if config.do_train:
-            self._train_path, self.train_steps = self._preprocessor.prepare_train()
+            prepared = self._preprocessor.prepare_train()
+            self._train_path, self.train_steps = prepared
             if self.train_steps <= 0:
                 raise ValueError(
                     "The training data gives 0 training steps (fewer records "
@@ -123,14 +125,18 @@ class ModelRunner:
             self.model = build_model(config, tasks)
         if config.init_checkpoint:
             checkpoints.init_from_checkpoint(
-                self.model, config.init_checkpoint, require_heads=not config.do_train
+                self.model,
+                config.init_checkpoint,
+                require_heads=not config.do_train,
             )
         elif not config.do_train:
             raise HparamError(
                 "do_train is false but init_checkpoint is not set: evaluation "
                 "needs a fine-tuned checkpoint."
             )
-        self._writer = tf.summary.create_file_writer(model_dir) if self._chief else None
+        self._writer = None
+        if self._chief:
+            self._writer = tf.summary.create_file_writer(model_dir)
         self._predict_step = tf.function(
             lambda features: self.model(features, training=False),
             jit_compile=config.jit_compile,
@@ -156,12 +162,14 @@ class ModelRunner:
             # The sum over the (local) batch, as the original; the loop
             # averages the replicas' gradients as CrossShardOptimizer does.
             loss = self.model(features, training=True)["loss"]
-            return {"loss": loss, "epoch": tf.cast(step + 1, tf.float32) / steps_per_epoch}
+            epoch = tf.cast(step + 1, tf.float32) / steps_per_epoch
+            return {"loss": loss, "epoch": epoch}
 
         def log(message):
             match = re.match(r"step (\d+)/", message)
             if match:  # the loop's progress line, plus the epoch
-                message += f" | epoch {int(match.group(1)) / steps_per_epoch:.2f}"
+                epoch = int(match.group(1)) / steps_per_epoch
+                message += f" | epoch {epoch:.2f}"
             logger.info(message)
 
         loop.train(
@@ -170,7 +178,9 @@ class ModelRunner:
             optimizer,
             loss_fn,
             iterator,
-            checkpoints.ByNameCheckpointer(self.model, self._model_dir, self._chief),
+            checkpoints.ByNameCheckpointer(
+                self.model, self._model_dir, self._chief
+            ),
             self.train_steps,
             config.save_checkpoints_steps,
             config.train_batch_size,
@@ -181,7 +191,7 @@ class ModelRunner:
         )
 
     def _predictions(self, tasks, split):
-        """Per-record outputs {task: {key: value}} of `split`, padding skipped."""
+        """(task name, outputs) per record of `split`; padding skipped."""
         path, _ = self._preprocessor.prepare_predict(tasks, split)
         padding_id = len(self._config.task_names)
         for batch in self._preprocessor.make_dataset(path, False):
@@ -206,7 +216,9 @@ class ModelRunner:
             scorer.update(result)
             n += 1
         if not n:
-            raise ValueError(f"The {split} split of {task.name} has no examples.")
+            raise ValueError(
+                f"The {split} split of {task.name} has no examples."
+            )
         if not return_results:
             return scorer
         logger.info("%s: %s", task.name, scorer.results_str())
@@ -236,13 +248,18 @@ class ModelRunner:
                 for split in task.get_test_splits():
                     outputs = {}
                     for name, result in self._predictions([task], split):
-                        value = result["logits"] if "logits" in result else result["predictions"]
-                        outputs[int(result["eid"])] = value
+                        key = "logits" if "logits" in result else "predictions"
+                        outputs[int(result["eid"])] = result[key]
                     path = config.test_predictions(task.name, split, trial)
                     tf.io.gfile.makedirs(os.path.dirname(path))
                     with tf.io.gfile.GFile(path, "wb") as f:
-                        pickle.dump(outputs, f, protocol=pickle.HIGHEST_PROTOCOL)
-                    logger.info("Wrote %d %s predictions to %s", len(outputs), split, path)
+                        pickle.dump(outputs, f, pickle.HIGHEST_PROTOCOL)
+                    logger.info(
+                        "Wrote %d %s predictions to %s",
+                        len(outputs),
+                        split,
+                        path,
+                    )
             elif task.name == "squad":
                 scorer = self.evaluate_task(task, "test", False)
                 preds, null_odds, _ = scorer.write_predictions()
@@ -252,7 +269,7 @@ class ModelRunner:
                 }
                 path = config.test_predictions(task.name, "test", trial)
                 tf.io.gfile.makedirs(os.path.dirname(path))
-                # As the original: JSON content under the .pkl name (spec 10.31).
+                # As the original: JSON under the .pkl name (spec 10.31).
                 with tf.io.gfile.GFile(path, "w") as f:
                     json.dump(answers, f)
             else:
@@ -264,7 +281,7 @@ class ModelRunner:
 
 
 def write_results(config, results):
-    """`<tasks>_results.pkl` (every trial) and `.txt` (2 decimals per metric)."""
+    """`<tasks>_results.pkl` (every trial) and `.txt` (2 decimals)."""
     tf.io.gfile.makedirs(os.path.dirname(config.results_txt))
     with tf.io.gfile.GFile(config.results_pkl, "wb") as f:
         pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -338,7 +355,13 @@ def _run_trials(config, strategy):
     while config.num_trials < 0 or trial <= config.num_trials:
         seed = config.seed + trial - 1
         model_dir = config.trial_model_dir(trial)
-        logger.info("Trial %d/%d (seed %d): %s", trial, config.num_trials, seed, model_dir)
+        logger.info(
+            "Trial %d/%d (seed %d): %s",
+            trial,
+            config.num_trials,
+            seed,
+            model_dir,
+        )
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)

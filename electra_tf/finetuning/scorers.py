@@ -33,7 +33,7 @@ def accuracy(y_true, y_pred):
 
 
 def matthews_corrcoef(y_true, y_pred):
-    """Matthews correlation (multi-class form, as scikit-learn); 0 if undefined."""
+    """Matthews correlation (multi-class, as scikit-learn); 0 if undefined."""
     _check_same_length(y_true, y_pred)
     classes = sorted(set(y_true) | set(y_pred))
     index = {c: i for i, c in enumerate(classes)}
@@ -52,7 +52,7 @@ def matthews_corrcoef(y_true, y_pred):
 
 
 def pearson(x, y):
-    """Pearson correlation; NaN (with a warning) when either side is constant."""
+    """Pearson correlation; NaN (and a warning) if a side is constant."""
     _check_same_length(x, y)
     x = np.asarray(x, np.float64) - np.mean(x)
     y = np.asarray(y, np.float64) - np.mean(y)
@@ -107,9 +107,6 @@ class Scorer:
     def update(self, results):
         self._updated = True
 
-    def get_loss(self):
-        raise NotImplementedError
-
     def _get_results(self):
         raise NotImplementedError
 
@@ -135,8 +132,8 @@ class SentenceLevelScorer(Scorer):
     def update(self, results):
         super().update(results)
         self._total_loss += float(results["loss"])
-        label = results["label_ids"] if "label_ids" in results else results["targets"]
-        self._true_labels.append(np.asarray(label).item())
+        key = "label_ids" if "label_ids" in results else "targets"
+        self._true_labels.append(np.asarray(results[key]).item())
         self._preds.append(np.asarray(results["predictions"]).item())
 
     def get_loss(self):
@@ -162,7 +159,8 @@ class F1Scorer(SentenceLevelScorer):
             n_gold += y_true == 1
             n_predicted += pred == 1
             n_correct += pred == 1 and y_true == 1
-        return _prf(n_correct, n_predicted, n_gold) + [("loss", self.get_loss())]
+        results = _prf(n_correct, n_predicted, n_gold)
+        return results + [("loss", self.get_loss())]
 
 
 class MCCScorer(SentenceLevelScorer):
@@ -227,13 +225,15 @@ class EntityLevelF1Scorer(Scorer):
 
     def _get_results(self):
         n_correct = n_predicted = n_gold = 0
+        inv = self._inv_label_mapping
         for labels, preds in zip(self._labels, self._preds):
-            gold = set(tagging_utils.get_span_labels(labels, self._inv_label_mapping))
-            pred = set(tagging_utils.get_span_labels(preds, self._inv_label_mapping))
+            gold = set(tagging_utils.get_span_labels(labels, inv))
+            pred = set(tagging_utils.get_span_labels(preds, inv))
             n_correct += len(gold & pred)
             n_gold += len(gold)
             n_predicted += len(pred)
-        return _prf(n_correct, n_predicted, n_gold) + [("loss", self.get_loss())]
+        results = _prf(n_correct, n_predicted, n_gold)
+        return results + [("loss", self.get_loss())]
 
 
 # ----------------------------------------------------------------------------
@@ -268,9 +268,8 @@ def exact_match_score(prediction, ground_truth):
 
 def f1_score(prediction, ground_truth):
     """SQuAD 1.1 / MRQA token F1 (0 when nothing is shared, even both empty)."""
-    return _token_f1(
-        normalize_answer(prediction).split(), normalize_answer(ground_truth).split()
-    )
+    pred_tokens = normalize_answer(prediction).split()
+    return _token_f1(pred_tokens, normalize_answer(ground_truth).split())
 
 
 def compute_exact(a_gold, a_pred):
@@ -316,7 +315,14 @@ def squad_v1_evaluate(dataset, predictions):
                 f1 += _max_over_ground_truths(f1_score, prediction, golds)
     if not total:
         raise ValueError("No questions to score: the SQuAD dev set is empty.")
-    return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}
+    return _em_f1(exact_match, f1, total)
+
+
+def _em_f1(exact_match, f1, total):
+    return {
+        "exact_match": 100.0 * exact_match / total,
+        "f1": 100.0 * f1 / total,
+    }
 
 
 def mrqa_evaluate(answers, predictions, skip_no_answer=True):
@@ -329,7 +335,7 @@ def mrqa_evaluate(answers, predictions, skip_no_answer=True):
     for qid, ground_truths in answers.items():
         if qid not in predictions:
             if not skip_no_answer:
-                logger.warning("Unanswered question %s will receive score 0.", qid)
+                logger.warning("Unanswered question %s scores 0.", qid)
                 total += 1
             continue
         total += 1
@@ -340,7 +346,7 @@ def mrqa_evaluate(answers, predictions, skip_no_answer=True):
         f1 += _max_over_ground_truths(f1_score, prediction, ground_truths)
     if not total:
         raise ValueError("No MRQA questions with predictions to score.")
-    return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}
+    return _em_f1(exact_match, f1, total)
 
 
 def _eval_dict(exact, f1, qids):
@@ -383,8 +389,8 @@ def squad_v2_evaluate(dataset, preds, na_probs=None, na_prob_thresh=1.0):
             for qa in paragraph["qas"]:
                 qid = qa["id"]
                 qid_to_has_ans[qid] = bool(qa["answers"])
-                golds = [a["text"] for a in qa["answers"] if normalize_answer(a["text"])]
-                golds = golds or [""]
+                golds = [a["text"] for a in qa["answers"]]
+                golds = [a for a in golds if normalize_answer(a)] or [""]
                 if qid not in preds:
                     # Deviation from reference: the official script prints
                     # and then fails with a KeyError in the HasAns/NoAns split.
@@ -392,8 +398,9 @@ def squad_v2_evaluate(dataset, preds, na_probs=None, na_prob_thresh=1.0):
                         f"Missing prediction for question {qid}; every "
                         "question of the SQuAD 2.0 file needs one."
                     )
-                exact_raw[qid] = max(compute_exact(a, preds[qid]) for a in golds)
-                f1_raw[qid] = max(compute_f1(a, preds[qid]) for a in golds)
+                pred = preds[qid]
+                exact_raw[qid] = max(compute_exact(a, pred) for a in golds)
+                f1_raw[qid] = max(compute_f1(a, pred) for a in golds)
     if not qid_to_has_ans:
         raise ValueError("No questions to score: the SQuAD 2.0 file is empty.")
     has_na_probs = na_probs is not None
@@ -416,5 +423,7 @@ def squad_v2_evaluate(dataset, preds, na_probs=None, na_prob_thresh=1.0):
         out["best_exact"], out["best_exact_thresh"] = _find_best_thresh(
             preds, exact_raw, *args
         )
-        out["best_f1"], out["best_f1_thresh"] = _find_best_thresh(preds, f1_raw, *args)
+        out["best_f1"], out["best_f1_thresh"] = _find_best_thresh(
+            preds, f1_raw, *args
+        )
     return dict(out)

@@ -160,7 +160,8 @@ class QATask(task.Task):
 
     def _fail(self, split, qa, message):
         self.example_failures[split] += 1
-        logger.error("%s %s question %s: %s", self.name, split, qa.get("id", qa.get("qid")), message)
+        qid = qa.get("id", qa.get("qid"))
+        logger.error("%s %s question %s: %s", self.name, split, qid, message)
 
     def _add_examples(self, examples, paragraph, split):
         doc_tokens, char_to_word_offset = _doc_tokens(paragraph["context"])
@@ -176,21 +177,24 @@ class QATask(task.Task):
                 else:
                     if "detected_answers" in qa:  # MRQA
                         answers = qa["detected_answers"]
-                        offset = answers[0]["char_spans"][0][0] if answers else None
+                        if answers:
+                            offset = answers[0]["char_spans"][0][0]
                     else:  # SQuAD
                         answers = qa["answers"]
-                        offset = answers[0]["answer_start"] if answers else None
-                    if offset is None:
-                        self._fail(split, qa, "answerable question without answers")
+                        if answers:
+                            offset = answers[0]["answer_start"]
+                    if not answers:
+                        self._fail(split, qa, "answerable but no answers")
                         continue
                     orig_answer_text = answers[0]["text"]
                     last_char = offset + len(orig_answer_text) - 1
                     if offset < 0 or last_char >= len(char_to_word_offset):
-                        self._fail(split, qa, "answer offsets are outside the context")
+                        self._fail(split, qa, "answer outside the context")
                         continue
                     start_position = char_to_word_offset[offset]
                     end_position = char_to_word_offset[last_char]
-                    actual = " ".join(doc_tokens[start_position : end_position + 1])
+                    span = doc_tokens[start_position : end_position + 1]
+                    actual = " ".join(span)
                     cleaned = " ".join(orig_answer_text.split())
                     if actual.lower().find(cleaned.lower()) == -1:
                         self._fail(
@@ -275,7 +279,8 @@ class QATask(task.Task):
             token_is_max_context = {}
             for i in range(doc_span.length):
                 split_token_index = doc_span.start + i
-                token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
+                orig_index = tok_to_orig_index[split_token_index]
+                token_to_orig_map[len(tokens)] = orig_index
                 token_is_max_context[len(tokens)] = _check_is_max_context(
                     doc_spans, doc_span_index, split_token_index
                 )
@@ -295,14 +300,11 @@ class QATask(task.Task):
                 "segment_ids": segment_ids + pad,
             }
             if for_eval:
-                features.update(
-                    {
-                        self.name + "_doc_span_index": doc_span_index,
-                        self.name + "_tokens": tokens,
-                        self.name + "_token_to_orig_map": token_to_orig_map,
-                        self.name + "_token_is_max_context": token_is_max_context,
-                    }
-                )
+                name = self.name
+                features[name + "_doc_span_index"] = doc_span_index
+                features[name + "_tokens"] = tokens
+                features[name + "_token_to_orig_map"] = token_to_orig_map
+                features[name + "_token_is_max_context"] = token_is_max_context
             if is_training:
                 start_position = end_position = 0
                 doc_end = doc_span.start + doc_span.length - 1
@@ -314,13 +316,10 @@ class QATask(task.Task):
                     doc_offset = len(query_tokens) + 2
                     start_position = tok_start - doc_span.start + doc_offset
                     end_position = tok_end - doc_span.start + doc_offset
-                features.update(
-                    {
-                        self.name + "_start_positions": start_position,
-                        self.name + "_end_positions": end_position,
-                        self.name + "_is_impossible": int(example.is_impossible),
-                    }
-                )
+                name = self.name
+                features[name + "_start_positions"] = start_position
+                features[name + "_end_positions"] = end_position
+                features[name + "_is_impossible"] = int(example.is_impossible)
             if log:
                 logger.info(
                     "%s example %d span %d: tokens %s", self.name,

@@ -34,7 +34,8 @@ class FeatureSpec:
         return tf.io.FixedLenFeature(self.shape, dtype)
 
     def get_default_values(self):
-        return np.zeros(self.shape, np.int64 if self.is_int_feature else np.float32)
+        dtype = np.int64 if self.is_int_feature else np.float32
+        return np.zeros(self.shape, dtype)
 
     def __repr__(self):
         kind = "int" if self.is_int_feature else "float"

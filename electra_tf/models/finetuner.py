@@ -130,7 +130,7 @@ class TaggingHead(keras.layers.Layer):
 
 
 def answer_mask(input_mask, segment_ids):
-    """Positions a span may use: segment-1 tokens (incl. the final [SEP]) and [CLS]."""
+    """Allowed span positions: segment 1 (incl. the last [SEP]) and [CLS]."""
     ops = keras.ops
     mask = ops.cast(input_mask, "float32") * ops.cast(segment_ids, "float32")
     length = ops.shape(mask)[1]
@@ -179,7 +179,9 @@ class SpanHead(keras.layers.Layer):
         names = iter(["dense_1", "dense_2", "dense_3"])
         self.qa_hidden = None
         if joint_prediction:
-            self.qa_hidden = keras.layers.Dense(512, activation=act, name="qa_hidden")
+            self.qa_hidden = keras.layers.Dense(
+                512, activation=act, name="qa_hidden"
+            )
         self.end_dense = keras.layers.Dense(1, name=next(names))
         self.answerable_hidden = self.answerable_dense = None
         if answerable_classifier:
@@ -220,7 +222,8 @@ class SpanHead(keras.layers.Layer):
         h = sequence_output  # [B, L, H]
         batch, length = ops.shape(h)[0], ops.shape(h)[1]
         k = self.beam_size
-        mask_bias = 1000.0 * (answer_mask(input_mask, segment_ids) - 1.0)  # [B, L]
+        allowed = answer_mask(input_mask, segment_ids)  # [B, L]
+        mask_bias = 1000.0 * (allowed - 1.0)  # [B, L]
         start_logits = ops.squeeze(self.dense(h), -1)  # [B, L]
         start_logits = ops.cast(start_logits, "float32") + mask_bias
         out = {
@@ -239,7 +242,9 @@ class SpanHead(keras.layers.Layer):
                     ops.cast(start_positions, "int32"), length, dtype=h.dtype
                 )  # [B, L]
                 start_vec = ops.sum(one_hot[:, :, None] * h, axis=1)  # [B, H]
-                start_features = ops.repeat(start_vec[:, None, :], length, axis=1)
+                start_features = ops.repeat(
+                    start_vec[:, None, :], length, axis=1
+                )  # [B, L, H]
                 end_logits = self._end_logits(start_features, h)  # [B, L]
                 end_logits = ops.cast(end_logits, "float32") + mask_bias
             else:
@@ -251,7 +256,8 @@ class SpanHead(keras.layers.Layer):
                 )  # [B, K, L, H]
                 end_features = ops.repeat(h[:, None], k, axis=1)  # [B, K, L, H]
                 beam_logits = self._end_logits(start_features, end_features)
-                beam_logits = ops.cast(beam_logits, "float32") + mask_bias[:, None]
+                beam_logits = ops.cast(beam_logits, "float32")
+                beam_logits = beam_logits + mask_bias[:, None]  # [B, K, L]
                 end_lp, end_index = ops.top_k(
                     ops.log_softmax(beam_logits, axis=-1), k
                 )  # [B, K, K]
@@ -299,10 +305,13 @@ def classification_loss(logits, label_ids):
 def regression_loss(predictions, targets):
     """Squared error per example [B]."""
     ops = keras.ops
-    return ops.square(ops.cast(predictions, "float32") - ops.cast(targets, "float32"))
+    predictions = ops.cast(predictions, "float32")
+    return ops.square(predictions - ops.cast(targets, "float32"))
 
 
-def span_loss(outputs, start_positions, end_positions, is_impossible, answerable_weight):
+def span_loss(
+    outputs, start_positions, end_positions, is_impossible, answerable_weight
+):
     """Mean of start/end cross-entropies (+ weighted answerable loss) [B]."""
     ops = keras.ops
     length = ops.shape(outputs["start_logits"])[-1]
@@ -426,9 +435,9 @@ class FinetuningModel(keras.Model):
             out["eid"] = features[name + "_eid"]
             losses.append(out["loss"])
             outputs[name] = out
-        select = ops.one_hot(
-            ops.cast(features["task_id"], "int32"), len(self.tasks), dtype="float32"
-        )  # [B, T]; all zeros for padding records
+        task_id = ops.cast(features["task_id"], "int32")
+        # [B, T]; all zeros for padding records (task_id = T)
+        select = ops.one_hot(task_id, len(self.tasks), dtype="float32")
         outputs["loss"] = ops.sum(ops.stack(losses, axis=-1) * select)
         return outputs
 
@@ -528,8 +537,11 @@ class ElectraForSequenceClassification(_SingleTaskModel):
     [B, C].
 
     Example:
-        >>> model = ElectraForSequenceClassification(cfg, num_labels=3,
-        ...                                          task_name="mnli")
+        >>> cfg = ModelConfig(vocab_size=99, hidden_size=16,
+        ...     num_hidden_layers=1, num_attention_heads=2,
+        ...     intermediate_size=32)
+        >>> model = ElectraForSequenceClassification(
+        ...     cfg, num_labels=3, task_name="mnli")
         >>> model.head.dense.kernel.path
         'task_specific/mnli/dense/kernel'
     """
@@ -551,7 +563,9 @@ class ElectraForSequenceClassification(_SingleTaskModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_labels=self.num_labels, dropout_rate=self.dropout_rate)
+        config.update(
+            num_labels=self.num_labels, dropout_rate=self.dropout_rate
+        )
         return config
 
 
@@ -579,7 +593,8 @@ class ElectraForTokenClassification(_SingleTaskModel):
         positions = inputs.get("labeled_positions")
         if positions is None:
             ids = inputs["input_ids"]
-            positions = ops.zeros_like(ids) + ops.arange(ops.shape(ids)[1])[None]
+            positions = ops.arange(ops.shape(ids)[1])[None]
+            positions = ops.zeros_like(ids) + positions  # [B, L]
         return self.head(enc["sequence_output"], positions)  # [B, L, C]
 
     def get_config(self):
@@ -640,7 +655,7 @@ class ElectraForQuestionAnswering(_SingleTaskModel):
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraForMultipleChoice(_SingleTaskModel):
-    """Multiple choice: each (context, choice) pair's `[CLS]` vector -> one score.
+    """Multiple choice: each choice's `[CLS]` vector -> one score.
 
     Not a task of the original (README); the head is a `ClassificationHead`
     with one output, as BERT-style multiple-choice models use.
