@@ -112,8 +112,8 @@ def _restore_for_eval(model, model_dir):
 def evaluate(config, strategy, model, log=print):
     """The original's eval metrics over `num_eval_steps` batches."""
     latest = _restore_for_eval(model, config.model_dir)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda context: data.input_fn(config, False, context)
+    inputs = distribution.DistributedInput(
+        strategy, lambda context: data.input_fn(config, False, context)
     )
 
     @tf.function
@@ -131,9 +131,8 @@ def evaluate(config, strategy, model, log=print):
     metrics = PretrainingMetrics(
         model.discriminator is not None, config.disc_weight
     )
-    iterator = iter(dataset)
     for step in range(config.num_eval_steps):
-        outputs = eval_step(iterator, tf.constant(step, tf.int64))
+        outputs = eval_step(inputs, tf.constant(step, tf.int64))
         metrics.update({k: np.asarray(v) for k, v in outputs.items()})
     results = metrics.result()
     results["global_step"] = int(latest.rsplit("-", 1)[-1])
@@ -156,14 +155,13 @@ def train(config, strategy, model, log=print):
     with strategy.scope():
         optimizer = _optimizer(config)
         optimizer.build(model.trainable_variables)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda context: data.input_fn(config, True, context)
+    inputs = distribution.DistributedInput(
+        strategy, lambda context: data.input_fn(config, True, context)
     )
-    iterator = iter(dataset)
     checkpointer = checkpoints.Checkpointer(
         config.model_dir,
         config.keep_checkpoint_max,
-        iterator=iterator,
+        iterator=inputs.iterator,
         chief=chief,
         worker=distribution.worker_index(strategy),
         model=model,
@@ -192,7 +190,7 @@ def train(config, strategy, model, log=print):
             model,
             optimizer,
             loss_fn,
-            iterator,
+            inputs,
             checkpointer,
             config.num_train_steps,
             config.save_checkpoints_steps,
@@ -200,7 +198,7 @@ def train(config, strategy, model, log=print):
             steps_per_call=config.iterations_per_loop if is_tpu else 1,
             jit_compile=config.jit_compile,
             summary_dir=config.model_dir if chief else None,
-            log=log if chief else (lambda message: None),
+            log=log,
         )
     finally:
         checkpointer.close()
@@ -232,6 +230,8 @@ def run(config, log=print):
             config.eval_batch_size, strategy, "eval_batch_size"
         )
     chief = distribution.is_chief(strategy)
+    if not chief:
+        log = lambda message: None  # noqa: E731 (only the chief reports)
     if config.debug and config.do_train and chief:
         shutil.rmtree(config.model_dir, ignore_errors=True)
     if chief:

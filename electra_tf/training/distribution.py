@@ -119,6 +119,41 @@ def worker_index(strategy):
     )
 
 
+class DistributedInput:
+    """Per-replica batches from this machine's own input pipeline.
+
+    `dataset_fn(input_context)` builds the pipeline of this machine (one per
+    machine, yielding per-replica batches); `next(inputs)` takes one batch
+    per local replica and hands them out in replica order, as
+    `distribute_datasets_from_function` does. Unlike tf.distribute's
+    distributed iterators, `inputs.iterator` can be checkpointed, so a
+    resumed run continues at the same example on every machine.
+    """
+
+    def __init__(self, strategy, dataset_fn):
+        self.strategy = strategy
+        replicas = strategy.num_replicas_in_sync
+        try:
+            self.local_replicas = len(strategy.extended.worker_devices)
+        except RuntimeError:  # the default strategy lists no devices
+            self.local_replicas = 1
+        context = tf.distribute.InputContext(
+            num_input_pipelines=replicas // self.local_replicas,
+            input_pipeline_id=worker_index(strategy),
+            num_replicas_in_sync=replicas,
+        )
+        self.iterator = iter(dataset_fn(context))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batches = [next(self.iterator) for _ in range(self.local_replicas)]
+        return self.strategy.experimental_distribute_values_from_function(
+            lambda ctx: batches[ctx.replica_id_in_sync_group % len(batches)]
+        )
+
+
 def check_global_batch(global_batch_size, strategy, what="train_batch_size"):
     """Raises unless the global batch splits evenly across the replicas."""
     replicas = strategy.num_replicas_in_sync

@@ -42,8 +42,13 @@ def make_train_function(
     variables = model.trainable_variables
     replicas = strategy.num_replicas_in_sync
     loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    if not optimizer.built:  # slots must exist before tracing
+        with strategy.scope():
+            optimizer.build(variables)
 
-    @tf.function(jit_compile=jit_compile)
+    # No autograph: nothing here branches on tensors, and converting the
+    # model's code costs seconds per trace.
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def forward_backward(batch, step):
         with tf.GradientTape() as tape:
             scalars = loss_fn(batch, step)
@@ -80,12 +85,19 @@ def make_train_function(
             for k, v in per_replica.items()
         }
 
+    run_one = tf.function(one_step, autograph=False)
+
     @tf.function
-    def run(iterator, num_steps):
+    def run_many(iterator, num_steps):
         scalars = one_step(iterator)
         for _ in tf.range(num_steps - 1):
             scalars = one_step(iterator)
         return scalars
+
+    def run(iterator, num_steps):
+        if num_steps == 1:  # traced once; the loop version traces twice
+            return run_one(iterator)
+        return run_many(iterator, tf.constant(num_steps))
 
     return run
 
@@ -149,7 +161,7 @@ def train(
         boundary = (step // save_checkpoints_steps + 1) * save_checkpoints_steps
         count = min(step + steps_per_call, num_train_steps, boundary) - step
         scalars = {
-            k: float(v) for k, v in run(iterator, tf.constant(count)).items()
+            k: float(v) for k, v in run(iterator, count).items()
         }
         previous, step = step, int(optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in scalars.items() if "loss" in k):
