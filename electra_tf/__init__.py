@@ -17,6 +17,12 @@ _EXPORTS = {
     "load_pretraining_checkpoint": "electra_tf.conversion.loading",
     "load_discriminator_checkpoint": "electra_tf.conversion.loading",
     "CheckpointMismatchError": "electra_tf.conversion.tf1_checkpoint",
+    "FullTokenizer": "electra_tf.tokenization",
+    "FinetuningModel": "electra_tf.models.finetuner",
+    "ElectraForSequenceClassification": "electra_tf.models.finetuner",
+    "ElectraForTokenClassification": "electra_tf.models.finetuner",
+    "ElectraForQuestionAnswering": "electra_tf.models.finetuner",
+    "ElectraForMultipleChoice": "electra_tf.models.finetuner",
 }
 
 __all__ = sorted(_EXPORTS)

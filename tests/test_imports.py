@@ -67,3 +67,12 @@ def test_imports_flow_downward(module, path):
     for name in imported:
         assert not name.startswith(("run_pretraining", "run_finetuning")), module
         assert name != "absl.flags", f"{module} parses flags; only run_*.py may"
+
+
+def test_public_names_resolve():
+    import electra_tf
+
+    for name in electra_tf.__all__:
+        assert getattr(electra_tf, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        electra_tf.Nope
