@@ -33,6 +33,7 @@ from pretraining_helpers import random_examples, tiny_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
 from electra_tf.training import loop
+from electra_tf.training.distribution import DistributedInput
 
 # full rows: every replica's local batch has the same number of tokens
 rows = random_examples(8, 16, seed=5, min_tokens=13)
@@ -57,8 +58,9 @@ for name in ("default", "mirrored"):
     for v, value in zip(model.weights, initial):
         v.assign(value)
     optimizer.iterations.assign(3)  # a step with a non-zero learning rate
-    dataset = tf.data.Dataset.from_tensors(data).repeat()
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    iterator = DistributedInput(strategy, lambda context: tf.data.Dataset
+        .from_tensor_slices(data).repeat()
+        .batch(context.get_per_replica_batch_size(8)))
 
     def loss_fn(batch, step):
         return {{"loss": model.compute_losses(batch, step)["total_loss"]}}
