@@ -14,7 +14,7 @@ setuptools.setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["electra_tf", "electra_tf.*"]),
-    package_data={"electra_tf": ["resources/*", "resources/**/*"]},
+    package_data={"electra_tf": ["resources/*", "resources/corpus/*"]},
     include_package_data=True,
     install_requires=[
         "tensorflow>=2.21,<2.22",
