@@ -109,6 +109,20 @@ def _restore_for_eval(model, model_dir):
     return latest
 
 
+def _checkpoint_step(prefix):
+    """The global step stored in a checkpoint (ours or the original's)."""
+    reader = tf.train.load_checkpoint(prefix)
+    names = reader.get_variable_to_shape_map()
+    for name in (
+        "global_step",
+        "optimizer/inner_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE",
+        "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE",
+    ):
+        if name in names:
+            return int(reader.get_tensor(name))
+    return 0
+
+
 def evaluate(config, strategy, model, log=print):
     """The original's eval metrics over `num_eval_steps` batches."""
     latest = _restore_for_eval(model, config.model_dir)
@@ -135,7 +149,7 @@ def evaluate(config, strategy, model, log=print):
         outputs = eval_step(inputs, tf.constant(step, tf.int64))
         metrics.update({k: np.asarray(v) for k, v in outputs.items()})
     results = metrics.result()
-    results["global_step"] = int(latest.rsplit("-", 1)[-1])
+    results["global_step"] = _checkpoint_step(latest)
     log(f"Evaluated {latest} on {config.num_eval_steps} batches:")
     lines = [f"  {k} = {results[k]}" for k in sorted(results)]
     for line in lines:
