@@ -326,13 +326,7 @@ def test_tiny_model_learns_on_the_bundled_text(tmp_path):
         "num_eval_steps": 8,
     }
     config = PretrainingConfig.from_hparams("tiny", data_dir, hparams)
-    lines = []
-    electra_tf.pretraining.run(config, log=lines.append)
-    assert sum(l.startswith("step ") for l in lines) >= 4, lines
-    losses = [
-        float(l.split("discriminator_loss ")[1].split()[0])
-        for l in lines if l.startswith("step ")
-    ]
+    electra_tf.pretraining.run(config, log=quiet([]))
     eval_config = PretrainingConfig.from_hparams(
         "tiny", data_dir, dict(hparams, do_train=False, do_eval=True)
     )
@@ -344,4 +338,6 @@ def test_tiny_model_learns_on_the_bundled_text(tmp_path):
     assert figures["accuracy"] > figures["baseline"] + 0.015
     assert figures["auc"] > 0.75
     assert results["masked_lm_loss"] < 9.0  # log(30522) = 10.3 at the start
-    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    fake = 1 - figures["baseline"]
+    prior = -fake * np.log(fake) - (1 - fake) * np.log(1 - fake)
+    assert results["disc_loss"] < prior - 0.05  # the best constant guess
