@@ -38,17 +38,13 @@ def _reference_mask(ids, seeds, mask_prob, n):
         cand = real & ~np.isin(ids[b], [CLS, SEP, MASK])
         count = np.round(np.float32(real.sum()) * np.float32(mask_prob))
         k = max(1, min(n, int(count)))
-        seed_pos, seed_rep = tf.unstack(
-            tf.random.experimental.stateless_split(
-                tf.constant(seeds[b], tf.int64), 2
-            )
-        )
         logits = np.where(cand, np.log(np.maximum(cand, 1) / cand.sum()), -np.inf)
-        logits = logits.astype(np.float32)
-        draws = tf.random.stateless_categorical(
-            logits[None], n, seed_pos, dtype=tf.int32
-        ).numpy()[0]
-        replace = tf.random.stateless_uniform([n], seed_rep).numpy() < 0.85
+        u = tf.random.stateless_uniform(
+            [n, len(logits) + 1], tf.constant(seeds[b], tf.int64), alg="philox"
+        ).numpy()
+        gumbel = -np.log(-np.log(u[:, :-1] + 1e-9) + 1e-9)
+        draws = np.argmax(logits.astype(np.float32) + gumbel, -1)
+        replace = u[:, -1] < 0.85
         weights[b, :k] = 1
         positions[b, :k] = draws[:k]
         for slot in range(k):
@@ -227,6 +223,7 @@ def test_sample_from_softmax_is_gumbel_argmax(seed):
     seeds = tf.constant([seed, [5, 6]])
     got = masking.sample_from_softmax(logits, seeds).numpy().argmax(-1)
     for b in range(2):
-        u = tf.random.stateless_uniform([3, 50], tf.cast(seeds[b], tf.int64)).numpy()
+        seed = tf.cast(seeds[b], tf.int64)
+        u = tf.random.stateless_uniform([3, 50], seed, alg="philox").numpy()
         g = -np.log(-np.log(u + 1e-9) + 1e-9)
         np.testing.assert_array_equal(got[b], np.argmax(logits[b].numpy() + g, -1))

@@ -198,7 +198,9 @@ def test_masks_and_samples_follow_the_seeds(vocab_dir):
     sample_seeds = model.example_seeds(4, 9, 4)
     ids = np.asarray(eval_out["masked_lm_ids"])
     for b in range(4):
-        u = tf.random.stateless_uniform([4, VOCAB_SIZE], sample_seeds[b]).numpy()
+        u = tf.random.stateless_uniform(
+            [4, VOCAB_SIZE], sample_seeds[b], alg="philox"
+        ).numpy()
         g = -np.log(-np.log(u + 1e-9) + 1e-9)
         disallow = np.eye(VOCAB_SIZE)[ids[b]] * 1000.0
         want = np.argmax(mlm_logits[b] / 0.5 - disallow + g, -1)

@@ -75,24 +75,38 @@ def candidates_mask(input_ids, input_mask, special_ids):
     return candidates  # [B, L] bool
 
 
+def _uniform(shape, seed):
+    # Philox on every device. XLA numbers its stream differently, so
+    # jit_compile changes the draws (not their distribution).
+    return tf.random.stateless_uniform(shape, seed, alg="philox")
+
+
+def _gumbel(uniform):
+    """`-log(-log(u + 1e-9) + 1e-9)`: the original's Gumbel noise."""
+    return -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
+
+
 def _draw_positions(seeds, sample_logits, n, without_replacement):
     """Per example: N positions from `sample_logits` and N uniforms."""
+    length = tf.shape(sample_logits)[1]
 
     def draw(args):
         seed, logits = args
-        seed_positions, seed_replace = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 2)
-        )
         if without_replacement:
-            u = tf.random.stateless_uniform(tf.shape(logits), seed_positions)
-            gumbel = -tf.math.log(-tf.math.log(u + 1e-9) + 1e-9)
-            positions = tf.math.top_k(logits + gumbel, k=n).indices
+            # Gumbel top-k: N distinct positions.
+            u = _uniform([length + n], seed)
+            noisy = logits + _gumbel(u[:length])  # [L]
+            positions = tf.math.top_k(noisy, k=n).indices
+            replace_u = u[length:]
         else:
-            positions = tf.random.stateless_categorical(
-                logits[None], n, seed_positions, dtype=tf.int32
-            )[0]
-        replace_u = tf.random.stateless_uniform([n], seed_replace)
-        return positions, replace_u
+            # A Gumbel-max per slot: N independent draws, distributed as
+            # the original's tf.random.categorical (which XLA, hence TPUs,
+            # cannot compile statelessly).
+            u = _uniform([n, length + 1], seed)
+            noisy = logits[None] + _gumbel(u[:, :length])  # [N, L]
+            positions = tf.argmax(noisy, axis=-1, output_type=tf.int32)
+            replace_u = u[:, length]
+        return positions, replace_u  # [N], [N]
 
     return tf.map_fn(
         draw,
@@ -210,12 +224,11 @@ def sample_from_softmax(logits, seeds, disallow=None):
     if disallow is not None:
         logits -= 1000.0 * disallow
     slot_shape = tf.shape(logits)[1:]  # [N, V]
-    uniform = tf.map_fn(
-        lambda seed: tf.random.stateless_uniform(slot_shape, seed),
+    gumbel = tf.map_fn(
+        lambda seed: _gumbel(_uniform(slot_shape, seed)),
         tf.cast(seeds, tf.int64),
         fn_output_signature=tf.TensorSpec(logits.shape[1:], tf.float32),
     )  # [B, N, V]
-    gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
     noisy = tf.nn.softmax(logits + tf.cast(gumbel, logits.dtype))
     sampled = tf.argmax(noisy, axis=-1, output_type=tf.int32)  # [B, N]
     one_hot = tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
