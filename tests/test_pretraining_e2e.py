@@ -187,11 +187,18 @@ def test_continue_from_original_checkpoint_then_evaluate(tmp_path):
     assert 0 < results["disc_accuracy"] < 1 and np.isfinite(results["loss"])
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision_runs(tmp_path, precision):
+@pytest.mark.parametrize(
+    "precision, jit",
+    [("mixed_bfloat16", False), ("mixed_float16", False), ("float32", True)],
+)
+def test_precision_and_xla_runs(tmp_path, precision, jit):
     make_data_dir(str(tmp_path), n_examples=32)
     config = tiny_config(
-        tmp_path, num_train_steps=2, save_checkpoints_steps=2, mixed_precision=precision
+        tmp_path,
+        num_train_steps=2,
+        save_checkpoints_steps=2,
+        mixed_precision=precision,
+        jit_compile=jit,
     )
     scalars = electra_tf.pretraining.run(config, log=quiet([]))
     assert np.isfinite(scalars["loss"]) and scalars["loss"] > 0
