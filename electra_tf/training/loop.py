@@ -207,7 +207,8 @@ def _log_progress(log, writer, step, total, scalars, steps_rate, batch, elapsed)
     eta = _duration((total - step) / steps_rate) if steps_rate > 0 else "?"
     log(
         f"step {step}/{total} ({100.0 * step / total:.1f}%) | "
-        f"{_format_scalars(scalars)} | lr {scalars['learning_rate']:.3e} | "
+        f"{_format_scalars(scalars)} | lr {scalars['learning_rate']:.3e} "
+        f"grad_norm {scalars['grad_norm']:.3f} | "
         f"{steps_rate * batch:.1f} examples/s | elapsed {_duration(elapsed)} "
         f"ETA {eta}"
     )
