@@ -17,6 +17,9 @@ from typing import Optional
 # Transformer shape per model size: (hidden_size, num_hidden_layers).
 MODEL_SIZES = {"small": (256, 12), "base": (768, 12), "large": (1024, 24)}
 
+# Values of the `mixed_precision` hparam (Keras policy names).
+MIXED_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 # Debug mode shrinks the discriminator to this (spec 2.3).
 DEBUG_MODEL = dict(
     num_hidden_layers=3,
@@ -103,10 +106,6 @@ class _Config:
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(load_hparams(f.read()))
 
-    def replace(self, **changes):
-        check_keys(type(self), changes)
-        return dataclasses.replace(self, **changes)
-
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Config):
@@ -184,6 +183,14 @@ def get_generator_config(disc_config, hidden_fraction, layers_fraction):
         intermediate_size=4 * hidden,
         num_attention_heads=max(1, hidden // 64),
     )
+
+
+def _check_mixed_precision(name):
+    if name not in MIXED_PRECISIONS:
+        raise HparamError(
+            f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
+            f"got {name!r}."
+        )
 
 
 def _defaults(cls):
@@ -320,6 +327,7 @@ class PretrainingConfig(_Config):
             raise HparamError(
                 f"max_seq_length must be at least 5, got {self.max_seq_length}."
             )
+        _check_mixed_precision(self.mixed_precision)
         self.disc_config()  # raises on a bad model_size or overrides
 
     def disc_config(self):
@@ -504,6 +512,7 @@ class FinetuningConfig(_Config):
             )
         if not (self.do_train or self.do_eval):
             raise HparamError("At least one of do_train or do_eval must be True.")
+        _check_mixed_precision(self.mixed_precision)
         self.disc_config()
 
     def disc_config(self):

@@ -119,6 +119,10 @@ def test_unknown_and_invalid_hparams_are_named():
         pretraining(model_size="medium")
     with pytest.raises(HparamError, match="not a multiple of num_attention_heads"):
         pretraining(model_hparam_overrides={"hidden_size": 100, "num_attention_heads": 3})
+    with pytest.raises(HparamError, match="mixed_precision must be one of float32"):
+        pretraining(mixed_precision="float16")
+    with pytest.raises(HparamError, match="got 'bf16'"):
+        finetuning(mixed_precision="bf16")
 
 
 def test_load_hparams_json_string_path_and_errors(tmp_path):

@@ -33,7 +33,6 @@ from electra_tf.training import loop
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LOG_EVERY_SECONDS = 5.0
 GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
 
@@ -322,27 +321,11 @@ def run(config):
 
     Sets the Keras precision policy for the run (restored afterwards).
     """
-    if config.mixed_precision not in PRECISIONS:
-        raise HparamError(
-            f"mixed_precision must be one of {', '.join(PRECISIONS)}, got "
-            f"{config.mixed_precision!r}."
-        )
-    strategy = distribution.get_strategy(
-        config.distribution_strategy,
-        config.use_tpu,
-        config.tpu_name,
-        config.tpu_zone,
-        config.gcp_project,
-        config.num_tpu_cores,
-    )
+    strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(config.mixed_precision)
-    try:
+    with distribution.precision_policy(config.mixed_precision):
         return _run_trials(config, strategy)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _run_trials(config, strategy):

@@ -27,8 +27,6 @@ from electra_tf.pretraining import data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics
 from electra_tf.training import checkpoints, distribution, loop
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
 # Tensors of `compute_losses` that the eval metrics read.
 EVAL_KEYS = (
     "total_loss",
@@ -224,19 +222,7 @@ def run(config, log=print):
     Sets the Keras precision policy for the run (restored afterwards) and
     seeds weight initialisation and dropout from `config.seed`.
     """
-    if config.mixed_precision not in PRECISIONS:
-        raise HparamError(
-            f"mixed_precision must be one of {', '.join(PRECISIONS)}, got "
-            f"{config.mixed_precision!r}."
-        )
-    strategy = distribution.get_strategy(
-        config.distribution_strategy,
-        config.use_tpu,
-        config.tpu_name,
-        config.tpu_zone,
-        config.gcp_project,
-        config.num_tpu_cores,
-    )
+    strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
     else:
@@ -259,9 +245,7 @@ def run(config, log=print):
                 os.path.join(config.model_dir, "vocab.txt"),
                 overwrite=True,
             )
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(config.mixed_precision)
-    try:
+    with distribution.precision_policy(config.mixed_precision):
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():
             model = ElectraPretrainer(config)
@@ -269,5 +253,3 @@ def run(config, log=print):
         if config.do_train:
             return train(config, strategy, model, log)
         return evaluate(config, strategy, model, log)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)

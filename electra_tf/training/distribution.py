@@ -6,9 +6,11 @@ multi-machine data parallelism. The only module that configures
 tf.distribute; call `get_strategy` before building any model or dataset.
 """
 
+import contextlib
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
@@ -94,6 +96,29 @@ def get_strategy(
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy(tpu_name, tpu_zone, gcp_project, num_tpu_cores)
+
+
+def strategy_from_config(config):
+    """`get_strategy` from a config's `distribution_strategy` and TPU hparams."""
+    return get_strategy(
+        config.distribution_strategy,
+        config.use_tpu,
+        config.tpu_name,
+        config.tpu_zone,
+        config.gcp_project,
+        config.num_tpu_cores,
+    )
+
+
+@contextlib.contextmanager
+def precision_policy(name):
+    """Sets the Keras mixed-precision policy for a run, restored after."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def is_chief(strategy):
