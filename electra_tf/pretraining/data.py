@@ -96,7 +96,9 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
       batch_size: global batch size; with `input_context`, each input
         pipeline yields `get_per_replica_batch_size(batch_size)` rows.
       max_seq_length: length the data was built with.
-      seed: seeds both shuffles; the same seed gives the same batches.
+      seed: seeds both shuffles; the same seed gives the same batches
+        under the same TF global seed (tf.data combines the two; the
+        runners set it from the config's `seed`).
       is_training: unused for the order (always deterministic here); kept
         for the original's signature.
       input_context: a `tf.distribute.InputContext`; files (or, with fewer
