@@ -6,7 +6,6 @@ electra_tf/pretraining/build_dataset.py.
 """
 
 import argparse
-import sys
 
 from electra_tf.pretraining import build_dataset
 
@@ -29,10 +28,6 @@ def main(argv=None):
                         help="WordPiece vocab, one token per line.")
     parser.add_argument("--output-dir", required=True,
                         help="Where to write the tfrecords.")
-    parser.add_argument("--max-seq-length", default=128, type=int,
-                        help="Tokens per example.")
-    parser.add_argument("--num-processes", default=1, type=int,
-                        help="Parallel worker processes.")
     # Deviation from reference: the original's `type=bool` took any value,
     # even "False", as true; here a value is parsed strictly.
     parser.add_argument("--blanks-separate-docs", dest="blanks_separate_docs",
@@ -41,27 +36,9 @@ def main(argv=None):
     parser.add_argument("--no-blanks-separate-docs",
                         dest="blanks_separate_docs", action="store_false",
                         help="Blank lines are skipped; a file is a document.")
-    parser.add_argument("--do-lower-case", dest="do_lower_case",
-                        action="store_true", help="Lower-case (default).")
-    parser.add_argument("--no-lower-case", dest="do_lower_case",
-                        action="store_false", help="Keep the case.")
-    parser.add_argument("--do-strip-accents", "--strip-accents",
-                        dest="strip_accents", action="store_true",
-                        help="Strip accents when lower-casing (default).")
-    parser.add_argument("--no-strip-accents", dest="strip_accents",
-                        action="store_false", help="Keep accents.")
-    # additions of this port
-    parser.add_argument("--num-out-files", default=1000, type=int,
-                        help="Number of output shards (original: 1000).")
-    parser.add_argument("--seed", default=None, type=int,
-                        help="Seed; job j uses random.Random(seed + j), so "
-                        "a build repeats exactly (default: unseeded).")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="Delete a non-empty --output-dir first.")
-    parser.add_argument("--quiet", action="store_true",
-                        help="No progress line or summary.")
-    parser.set_defaults(blanks_separate_docs=True, do_lower_case=True,
-                        strip_accents=True)
+    build_dataset.add_shard_flags(
+        parser, "Delete a non-empty --output-dir first.")
+    parser.set_defaults(blanks_separate_docs=True)
     args = parser.parse_args(argv)
     options = build_dataset.BuildOptions(
         input_files=build_dataset.corpus_files(args.corpus_dir),
@@ -80,7 +57,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        sys.exit(f"error: {e}")
+    build_dataset.run_cli(main)

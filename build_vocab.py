@@ -26,18 +26,9 @@ def main(argv=None):
                         "5%% below it).")
     parser.add_argument("--max-lines", type=int, default=None,
                         help="Count words in the first N lines only.")
-    parser.add_argument("--do-lower-case", dest="do_lower_case",
-                        action="store_true", help="Lower-case (default).")
-    parser.add_argument("--no-lower-case", dest="do_lower_case",
-                        action="store_false", help="Keep the case.")
-    parser.add_argument("--do-strip-accents", "--strip-accents",
-                        dest="strip_accents", action="store_true",
-                        help="Strip accents when lower-casing (default).")
-    parser.add_argument("--no-strip-accents", dest="strip_accents",
-                        action="store_false", help="Keep accents.")
+    build_dataset.add_tokenizer_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace an existing --vocab-file.")
-    parser.set_defaults(do_lower_case=True, strip_accents=True)
     args = parser.parse_args(argv)
     if os.path.exists(args.vocab_file) and not args.overwrite:
         raise FileExistsError(
@@ -54,7 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        sys.exit(f"error: {e}")
+    build_dataset.run_cli(main)

@@ -484,3 +484,44 @@ def corpus_files(corpus_dir):
             "documents)."
         )
     return files
+
+
+def add_tokenizer_flags(parser):
+    """Adds the original's case and accent flags to an argparse parser."""
+    parser.add_argument("--do-lower-case", dest="do_lower_case",
+                        action="store_true", help="Lower-case (default).")
+    parser.add_argument("--no-lower-case", dest="do_lower_case",
+                        action="store_false", help="Keep the case.")
+    parser.add_argument("--do-strip-accents", "--strip-accents",
+                        dest="strip_accents", action="store_true",
+                        help="Strip accents when lower-casing (default).")
+    parser.add_argument("--no-strip-accents", dest="strip_accents",
+                        action="store_false", help="Keep accents.")
+    parser.set_defaults(do_lower_case=True, strip_accents=True)
+
+
+def add_shard_flags(parser, overwrite_help):
+    """Adds the flags shared by the TFRecord builders' CLIs."""
+    parser.add_argument("--max-seq-length", default=128, type=int,
+                        help="Tokens per example.")
+    parser.add_argument("--num-processes", default=1, type=int,
+                        help="Parallel worker processes.")
+    add_tokenizer_flags(parser)
+    # additions of this port
+    parser.add_argument("--num-out-files", default=1000, type=int,
+                        help="Number of output shards (original: 1000).")
+    parser.add_argument("--seed", default=None, type=int,
+                        help="Seed; job j uses random.Random(seed + j), so "
+                        "a build repeats exactly (default: unseeded).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=overwrite_help)
+    parser.add_argument("--quiet", action="store_true",
+                        help="No progress line or summary.")
+
+
+def run_cli(main):
+    """Runs a builder's `main`, turning bad input into a one-line error."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        sys.exit(f"error: {e}")
