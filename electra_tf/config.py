@@ -204,7 +204,44 @@ def _defaults(cls):
 
 
 @dataclasses.dataclass(frozen=True)
-class PretrainingConfig(_Config):
+class _RunConfig(_Config):
+    """Fields both run configs have: names, model shape, TPU, port additions."""
+
+    model_name: str
+    data_dir: str
+    debug: bool = False
+    # model settings
+    model_size: str = "small"
+    model_hparam_overrides: dict = dataclasses.field(default_factory=dict)
+    embedding_size: Optional[int] = None
+    vocab_size: int = 30522
+    do_lower_case: bool = True
+    # TPU settings
+    use_tpu: bool = False
+    num_tpu_cores: int = 1
+    tpu_job_name: Optional[str] = None
+    tpu_name: Optional[str] = None
+    tpu_zone: Optional[str] = None
+    gcp_project: Optional[str] = None
+    # additions of this port (README, "Deviations")
+    seed: int = 0
+    distribution_strategy: str = "auto"
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+
+    def disc_config(self):
+        """The discriminator's transformer config (debug shrinks it)."""
+        return get_bert_config(
+            self.model_size,
+            self.vocab_size,
+            self.model_hparam_overrides,
+            self.embedding_size,
+            self.debug,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingConfig(_RunConfig):
     """The original `PretrainingConfig` (configure_pretraining.py).
 
     Build it with `PretrainingConfig.from_hparams(model_name, data_dir, hparams)`
@@ -212,9 +249,6 @@ class PretrainingConfig(_Config):
     config as is.
     """
 
-    model_name: str
-    data_dir: str
-    debug: bool = False
     do_train: bool = True
     do_eval: bool = False
     # loss functions
@@ -234,12 +268,6 @@ class PretrainingConfig(_Config):
     num_train_steps: int = 1000000
     num_eval_steps: int = 100
     keep_checkpoint_max: int = 5
-    # model settings
-    model_size: str = "small"
-    model_hparam_overrides: dict = dataclasses.field(default_factory=dict)
-    embedding_size: Optional[int] = None
-    vocab_size: int = 30522
-    do_lower_case: bool = True
     # generator settings
     uniform_generator: bool = False
     two_tower_generator: bool = False
@@ -254,13 +282,6 @@ class PretrainingConfig(_Config):
     max_predictions_per_seq: Optional[int] = None
     train_batch_size: int = 128
     eval_batch_size: int = 128
-    # TPU settings
-    use_tpu: bool = False
-    num_tpu_cores: int = 1
-    tpu_job_name: Optional[str] = None
-    tpu_name: Optional[str] = None
-    tpu_zone: Optional[str] = None
-    gcp_project: Optional[str] = None
     # locations (derived from data_dir / model_name unless given)
     pretrain_tfrecords: Optional[str] = None
     vocab_file: Optional[str] = None
@@ -268,11 +289,7 @@ class PretrainingConfig(_Config):
     results_txt: Optional[str] = None
     results_pkl: Optional[str] = None
     # additions of this port (README, "Deviations")
-    seed: int = 0
     mask_without_replacement: bool = False
-    distribution_strategy: str = "auto"
-    mixed_precision: str = "float32"
-    jit_compile: bool = False
 
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):
@@ -330,16 +347,6 @@ class PretrainingConfig(_Config):
         _check_mixed_precision(self.mixed_precision)
         self.disc_config()  # raises on a bad model_size or overrides
 
-    def disc_config(self):
-        """The discriminator's transformer config (debug shrinks it)."""
-        return get_bert_config(
-            self.model_size,
-            self.vocab_size,
-            self.model_hparam_overrides,
-            self.embedding_size,
-            self.debug,
-        )
-
     def generator_config(self):
         """The generator's transformer config (spec 3.7 and 4.3)."""
         disc = self.disc_config()
@@ -358,28 +365,20 @@ def _is_qa(task_name):
 
 
 @dataclasses.dataclass(frozen=True)
-class FinetuningConfig(_Config):
+class FinetuningConfig(_RunConfig):
     """The original `FinetuningConfig` (configure_finetuning.py).
 
     Build it with `FinetuningConfig.from_hparams(model_name, data_dir, hparams)`.
     """
 
-    model_name: str
-    data_dir: str
     # general
-    debug: bool = False
     log_examples: bool = False
     num_trials: int = 1
     do_train: bool = True
     do_eval: bool = True
     keep_all_models: bool = True
-    # model
-    model_size: str = "small"
+    # tasks
     task_names: list = dataclasses.field(default_factory=lambda: ["chunk"])
-    model_hparam_overrides: dict = dataclasses.field(default_factory=dict)
-    embedding_size: Optional[int] = None
-    vocab_size: int = 30522
-    do_lower_case: bool = True
     # optimization
     learning_rate: float = 1e-4
     weight_decay_rate: float = 0.01
@@ -409,13 +408,6 @@ class FinetuningConfig(_Config):
     joint_prediction: bool = True
     beam_size: int = 20
     qa_na_threshold: float = -2.75
-    # TPU settings
-    use_tpu: bool = False
-    num_tpu_cores: int = 1
-    tpu_job_name: Optional[str] = None
-    tpu_name: Optional[str] = None
-    tpu_zone: Optional[str] = None
-    gcp_project: Optional[str] = None
     # locations (derived from data_dir / model_name / task_names unless given)
     vocab_file: Optional[str] = None
     init_checkpoint: Optional[str] = None
@@ -424,11 +416,7 @@ class FinetuningConfig(_Config):
     results_pkl: Optional[str] = None
     preprocessed_data_dir: Optional[str] = None
     # additions of this port (README, "Deviations")
-    seed: int = 0
     layerwise_lr_decay_corrected: bool = False
-    distribution_strategy: str = "auto"
-    mixed_precision: str = "float32"
-    jit_compile: bool = False
 
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):
@@ -514,15 +502,6 @@ class FinetuningConfig(_Config):
             raise HparamError("At least one of do_train or do_eval must be True.")
         _check_mixed_precision(self.mixed_precision)
         self.disc_config()
-
-    def disc_config(self):
-        return get_bert_config(
-            self.model_size,
-            self.vocab_size,
-            self.model_hparam_overrides,
-            self.embedding_size,
-            self.debug,
-        )
 
     @property
     def tasks_string(self):
