@@ -113,17 +113,28 @@ class ElectraPretrainer(keras.Model):
 
         # The discriminator is built first so that the shared embeddings
         # live under `electra/embeddings`, as in the original.
+        shared = None
         if has_disc:
             self.discriminator = Encoder(disc_config, name="electra")
-        shared = None
-        if self.discriminator is not None:
             if not config.untied_generator_embeddings:
                 shared = self.discriminator.embeddings
 
-        if config.uniform_generator:
-            pass
-        elif has_disc and config.untied_generator:
-            if config.two_tower_generator:
+        if not config.uniform_generator:
+            self._build_generator(disc_config, gen_config, shared, has_disc)
+        if has_disc:
+            self.discriminator_predictions = DiscriminatorHead(
+                disc_config.hidden_size,
+                disc_config.hidden_act,
+                disc_config.initializer_range,
+                name="discriminator_predictions",
+            )
+            self.discriminator_predictions.build()
+        self.build()
+
+    def _build_generator(self, disc_config, gen_config, shared, has_disc):
+        """The generator networks and MLM head of the variant (spec 4.3)."""
+        if has_disc and self.config.untied_generator:
+            if self.config.two_tower_generator:
                 self.generator_ltr = Encoder(
                     gen_config, shared, causal="ltr", name="generator_ltr"
                 )
@@ -142,25 +153,14 @@ class ElectraPretrainer(keras.Model):
                     self.generator,
                     "generator_predictions",
                 )
-        else:
-            # Masked-LM only, or the tied generator: one full-size network.
-            self.generator = self.discriminator or Encoder(
-                disc_config, name="electra"
-            )
-            self.generator_predictions = self._mlm_head(
-                disc_config.hidden_size,
-                self.generator,
-                "generator_predictions",
-            )
-        if has_disc:
-            self.discriminator_predictions = DiscriminatorHead(
-                disc_config.hidden_size,
-                disc_config.hidden_act,
-                disc_config.initializer_range,
-                name="discriminator_predictions",
-            )
-            self.discriminator_predictions.build()
-        self.build()
+            return
+        # Masked-LM only, or the tied generator: one full-size network.
+        self.generator = self.discriminator or Encoder(
+            disc_config, name="electra"
+        )
+        self.generator_predictions = self._mlm_head(
+            disc_config.hidden_size, self.generator, "generator_predictions"
+        )
 
     def _mlm_head(self, input_size, encoder, name):
         cfg = encoder.config
