@@ -13,13 +13,13 @@ import tensorflow as tf
 from electra_tf.config import PretrainingConfig, load_hparams
 from electra_tf.conversion.tf1_checkpoint import (
     MODEL_KEY,
-    is_object_checkpoint,
     resolve_checkpoint,
     restore_by_name,
     variables_by_name,
 )
 from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.training.checkpoints import is_object_checkpoint
 
 CONFIG_NAME = "pretrain_config.json"
 

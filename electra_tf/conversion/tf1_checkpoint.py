@@ -13,12 +13,13 @@ import re
 
 import tensorflow as tf
 
+from electra_tf.training.checkpoints import OBJECT_GRAPH_KEY
+
 # Training state of the original release that a model does not hold.
 TRAINING_STATE = re.compile(r"(/adam_[mv]$)|(^global_step$)")
 
 # Key of the model in electra-tf training checkpoints (tf.train.Checkpoint).
 MODEL_KEY = "model"
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 class CheckpointMismatchError(ValueError):
@@ -43,12 +44,6 @@ def resolve_checkpoint(path):
             "data files, or a directory holding a 'checkpoint' file."
         )
     return path
-
-
-def is_object_checkpoint(prefix):
-    """True for tf.train.Checkpoint (object-based) files, e.g. ours."""
-    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    return OBJECT_GRAPH_KEY in names
 
 
 def variables_by_name(model):

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from electra_tf.conversion import loading
 from electra_tf.conversion import tf1_checkpoint
+from electra_tf.training.checkpoints import is_object_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def init_from_checkpoint(model, path, require_heads=False):
     prefix = tf1_checkpoint.resolve_checkpoint(path)
     table = tf1_checkpoint.variables_by_name(model)
     heads = _head_variables(table)
-    if tf1_checkpoint.is_object_checkpoint(prefix):
+    if is_object_checkpoint(prefix):
         if require_heads:
             raise tf1_checkpoint.CheckpointMismatchError(
                 f"'{prefix}' is a pre-training checkpoint; evaluating without "
