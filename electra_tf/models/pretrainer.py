@@ -28,6 +28,7 @@ from electra_tf import tokenization
 from electra_tf.config import PretrainingConfig
 from electra_tf.layers.heads import DiscriminatorHead, MaskedLMHead
 from electra_tf.models.encoder import Encoder
+from electra_tf.optimization import clip_by_global_norm
 from electra_tf.pretraining import masking
 
 # Legend: B batch, L sequence length, N predictions, H hidden size,
@@ -496,12 +497,9 @@ class ElectraPretrainer(keras.Model):
             grads = [g if g is None else g / scale for g in grads]
         else:
             scale = 1.0
-        dense = [g if g is None else tf.convert_to_tensor(g) for g in grads]
-        present = [g for g in dense if g is not None]
-        clipped, _ = tf.clip_by_global_norm(present, 1.0)
+        grads, _ = clip_by_global_norm(grads, 1.0)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        clipped = iter([g * (scale / replicas) for g in clipped])
-        grads = [None if g is None else next(clipped) for g in dense]
+        grads = [None if g is None else g * (scale / replicas) for g in grads]
         self.optimizer.apply(grads, variables)
         return self._loss_scalars(outputs)
 
