@@ -13,6 +13,7 @@ import re
 
 import tensorflow as tf
 
+from electra_tf.errors import CheckpointError
 from electra_tf.training.checkpoints import OBJECT_GRAPH_KEY
 
 # Training state of the original release that a model does not hold.
@@ -22,7 +23,7 @@ TRAINING_STATE = re.compile(r"(/adam_[mv]$)|(^global_step$)")
 MODEL_KEY = "model"
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint does not fit the model: names are missing, surplus or
     of another shape."""
 
