@@ -56,8 +56,9 @@ RANGES = {
     "num_hidden_layers": AT_LEAST_1,
     "num_attention_heads": AT_LEAST_1,
     "intermediate_size": AT_LEAST_1,
-    "hidden_act": Domain(lambda v: v.lower() in ACTIVATIONS, "one of "
-                         + ", ".join(ACTIVATIONS)),
+    "hidden_act": Domain(
+        lambda v: v.lower() in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)
+    ),
     "hidden_dropout_prob": DROPOUT,
     "attention_probs_dropout_prob": DROPOUT,
     "max_position_embeddings": AT_LEAST_1,
