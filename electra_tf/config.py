@@ -15,7 +15,8 @@ import json
 import os
 from typing import Optional
 
-from electra_tf import errors
+from electra_tf.errors import ConfigError
+from electra_tf.errors import MissingInputError
 from electra_tf.hparam_ranges import CLASS_RANGES
 from electra_tf.hparam_ranges import check_values
 from electra_tf.hparam_ranges import field_types
@@ -34,7 +35,7 @@ DEBUG_MODEL = dict(
 
 # A bad hyperparameter: an unknown key, a wrong value or malformed JSON
 # (the name the runners import).
-HparamError = errors.ConfigError
+HparamError = ConfigError
 
 
 def _field_names(cls):
@@ -67,7 +68,7 @@ def load_hparams(hparams):
     source = "--hparams"
     if text and not text.startswith(("{", "[")):
         if not os.path.isfile(text):
-            raise errors.MissingInputError(
+            raise MissingInputError(
                 f"--hparams file '{text}' does not exist; pass a JSON dict "
                 "or the path of an existing .json file."
             )
