@@ -24,7 +24,8 @@ from electra_tf.hparam_ranges import field_types
 # Transformer shape per model size: (hidden_size, num_hidden_layers).
 MODEL_SIZES = {"small": (256, 12), "base": (768, 12), "large": (1024, 24)}
 
-# Debug mode shrinks the discriminator to this (spec 2.3).
+# Debug mode shrinks the discriminator to this (run_pretraining.py:
+# `PretrainingModel.__init__`, run_finetuning.py: `FinetuningModel.__init__`).
 DEBUG_MODEL = dict(
     num_hidden_layers=3,
     hidden_size=144,
@@ -380,7 +381,8 @@ class PretrainingConfig(_RunConfig):
         self.disc_config()  # raises on bad overrides
 
     def generator_config(self):
-        """The generator's transformer config (spec 3.7 and 4.3)."""
+        """The generator's transformer config (run_pretraining.py:
+        `get_generator_config` and `PretrainingModel.__init__`)."""
         disc = self.disc_config()
         gen = get_generator_config(
             disc, self.generator_hidden_size, self.generator_layers
@@ -516,7 +518,8 @@ class FinetuningConfig(_RunConfig):
             )
             # Deviation from reference: the original reads `debug` before
             # the hparams are applied, so debug mode never drops the
-            # init checkpoint nor suffixes the tfrecord dir (spec 10.20).
+            # init checkpoint nor suffixes the tfrecord dir
+            # (configure_finetuning.py: `FinetuningConfig.__init__`).
             v["init_checkpoint"] = None
             v["preprocessed_data_dir"] += "-debug"
         # 6. user hparams again

@@ -1,6 +1,6 @@
 """Extractive question answering: SQuAD 1.1 / 2.0 and MRQA.
 
-Port of finetune/qa/qa_tasks.py (spec 7.6): reading SQuAD JSON and MRQA
+Port of finetune/qa/qa_tasks.py (`QATask`): reading SQuAD JSON and MRQA
 JSON-lines into examples (whitespace doc tokens, `char_to_word_offset`,
 answer checks), `_improve_answer_span`, the doc-stride windows with
 `_check_is_max_context`, and the QA features. Decoding and scoring are in

@@ -1,6 +1,6 @@
 """Task objects from task names.
 
-Port of finetune/task_builder.py (spec 7.1): every task shares one
+Port of finetune/task_builder.py (`get_tasks`): every task shares one
 `FullTokenizer(config.vocab_file, do_lower_case=config.do_lower_case)`.
 """
 
