@@ -12,6 +12,7 @@ closest valid key, and every value is held against its type and range
 import dataclasses
 import difflib
 import json
+import logging
 import os
 from typing import Optional
 
@@ -23,6 +24,20 @@ from electra_tf.hparam_ranges import field_types
 
 # Transformer shape per model size: (hidden_size, num_hidden_layers).
 MODEL_SIZES = {"small": (256, 12), "base": (768, 12), "large": (1024, 24)}
+
+logger = logging.getLogger(__name__)
+
+# Hparams the original uses that have no effect here, and why.
+IGNORED = {
+    "PretrainingConfig": {
+        "tpu_job_name": "tf.distribute.TPUStrategy takes no job name",
+    },
+    "FinetuningConfig": {
+        "tpu_job_name": "tf.distribute.TPUStrategy takes no job name",
+        "predict_batch_size": "predictions are batched by eval_batch_size",
+        "iterations_per_loop": "fine-tuning runs one step per call",
+    },
+}
 
 # Debug mode shrinks the discriminator to this (run_pretraining.py:
 # `PretrainingModel.__init__`, run_finetuning.py: `FinetuningModel.__init__`).
@@ -225,11 +240,14 @@ def _check_vocab_size(config):
 
 def _check_run_values(cls, hparams):
     """The user's hparams against their types and ranges, before any
-    value is derived from them."""
+    value is derived from them; a warning for each that has no effect."""
     check_keys(cls, hparams)
     check_values(
         field_types(cls), hparams, ranges=CLASS_RANGES.get(cls.__name__)
     )
+    for key, why in IGNORED.get(cls.__name__, {}).items():
+        if key in hparams:
+            logger.warning("hparam %s has no effect here: %s.", key, why)
 
 
 def _defaults(cls):

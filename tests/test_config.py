@@ -262,3 +262,14 @@ def test_vocab_size_below_the_vocab_file_is_refused(tmp_path):
         pretraining(vocab_file=str(vocab), vocab_size=39)
     with pytest.raises(ConfigError, match="vocab_size = 10 is smaller than the 40 tokens"):
         finetuning(vocab_file=str(vocab), vocab_size=10)
+
+
+def test_hparams_without_effect_are_named_in_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="electra_tf.config"):
+        finetuning(predict_batch_size=8, iterations_per_loop=5, learning_rate=1e-3)
+        pretraining(tpu_job_name="worker")
+    assert [r.getMessage() for r in caplog.records] == [
+        "hparam predict_batch_size has no effect here: predictions are batched by eval_batch_size.",
+        "hparam iterations_per_loop has no effect here: fine-tuning runs one step per call.",
+        "hparam tpu_job_name has no effect here: tf.distribute.TPUStrategy takes no job name.",
+    ]

@@ -116,8 +116,9 @@ class Preprocessor:
 
     def _batch_size(self, is_training):
         # Deviation from reference: the original pads prediction data to
-        # eval_batch_size but batches it with predict_batch_size (spec
-        # 10.32); here both use eval_batch_size.
+        # eval_batch_size but batches it with predict_batch_size
+        # (run_finetuning.py: `ModelRunner.__init__`); here both use
+        # eval_batch_size.
         if is_training:
             return self._config.train_batch_size
         return self._config.eval_batch_size
