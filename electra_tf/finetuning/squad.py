@@ -208,7 +208,8 @@ class QATask(task.Task):
         form = self._format
         _require(qa, "question", str, where, form)
         _require(qa, self._id_key, str, where, form)
-        if split == "train" and not qa.get("is_impossible"):
+        impossible = self.v2 and qa.get("is_impossible")
+        if split == "train" and not impossible:
             if "detected_answers" in qa:
                 for answer in _require(
                     qa, "detected_answers", list, where, form
