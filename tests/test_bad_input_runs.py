@@ -9,7 +9,7 @@ import pytest
 
 import finetuning_helpers as ft
 import pretraining_helpers as pt
-from bad_input import assert_clear_failure
+from bad_input import assert_clear_failure, run_cli
 
 PRETRAIN = ["run_pretraining.py", "--model-name", "m"]
 FINETUNE = ["run_finetuning.py", "--model-name", "m"]
@@ -115,3 +115,19 @@ def test_finetuning_bad_squad_dev_found_before_training(tmp_path, text, expect):
     with open(os.path.join(data_dir, "finetuning_data", "squad", "dev.json"), "w") as f:
         f.write(text)
     _finetune(data_dir, expect, task_names=["squad"], max_seq_length=32)
+
+
+def test_unexpected_errors_keep_their_traceback_with_tensorflow_quiet():
+    code = (
+        "from electra_tf import cli, errors\n"
+        "cli.import_tensorflow_quietly()\n"
+        "import logging; cli.log_to_stdout()\n"
+        "logging.getLogger('x').warning('to stdout')\n"
+        "def main(): raise RuntimeError('a bug')\n"
+        "errors.run_cli(main)\n"
+    )
+    result = run_cli(["-c", code])
+    assert result.returncode == 1
+    assert "to stdout" in result.stdout and "to stdout" not in result.stderr
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert result.stderr.rstrip().endswith("RuntimeError: a bug")
