@@ -287,3 +287,12 @@ def test_range_choices_agree_with_the_code_that_uses_them():
     for cls in (config.ModelConfig, config.PretrainingConfig, config.FinetuningConfig):
         fields |= set(hparam_ranges.field_types(cls))
     assert set(hparam_ranges.RANGES) <= fields  # no range for a missing key
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from electra_tf import hparam_ranges
+
+    result = doctest.testmod(hparam_ranges, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 2 and result.failed == 0
