@@ -87,6 +87,14 @@ IGNORED = (
 )
 
 
+def ignore_reason(name, base):
+    """Why the HF tensor `name` is not loaded; None when it is unknown."""
+    for prefix, reason in IGNORED:
+        if name.startswith(prefix.format(base=base)):
+            return reason
+    return None
+
+
 # One encoder layer, under `encoder.layer.N.`: (HF name, input, output
 # size; input None for a LayerNorm). The TF1 name is the same path with "/".
 _LAYER = (

@@ -43,7 +43,8 @@ class HFCheckpoint:
     (for a generator folder: the generator, also in `generator_config`);
     `weights` maps original TF1 names to arrays in our layouts; `ignored`
     maps each HF tensor not loaded to the reason; `labels` are the tag
-    names of a token-classification folder, in id order.
+    names of a token-classification folder, in id order. `do_lower_case`
+    and `strip_accents` are FullTokenizer's arguments.
     """
 
     model_type: str
@@ -54,7 +55,7 @@ class HFCheckpoint:
     ignored: dict
     vocab_file: Optional[str]
     do_lower_case: bool
-    strip_accents: Optional[bool]
+    strip_accents: bool
     generator_config: Optional[ModelConfig] = None
     labels: Optional[list] = None
 
@@ -141,6 +142,62 @@ def _check_vocab(vocab_file, vocab_size, where):
         )
 
 
+def _convert(tensors, table, config_path):
+    """{TF1 name: array} of the table's rows; every row must be present
+    with the shape the config gives."""
+    wrong = [
+        f"{hf}: config says {list(shape[::-1] if transpose else shape)}, "
+        f"file holds {list(tensors[hf].shape)}"
+        for hf, _, shape, transpose in table
+        if hf in tensors
+        and (tensors[hf].T if transpose else tensors[hf]).shape != shape
+    ]
+    if wrong:
+        raise CheckpointError(
+            f"{config_path} does not match the weights: {_listing(wrong)}. "
+            "Use the config.json the weights were saved with."
+        )
+    missing = [hf for hf, *_ in table if hf not in tensors]
+    if missing:
+        raise CheckpointError(
+            f"The weights lack tensors that {config_path} asks for: "
+            f"{_listing(missing)}. The weights are incomplete or the config "
+            "is not theirs; use the config.json the weights were saved with."
+        )
+    weights = {}
+    for hf, tf, _, transpose in table:
+        array = np.ascontiguousarray(
+            tensors[hf].T if transpose else tensors[hf]
+        )
+        weights[tf] = array.astype(np.float32, copy=False)
+    return weights
+
+
+def _ignored(tensors, table, base, path, role):
+    """{HF name: reason} of the tensors outside the table; unknown ones are
+    an error. Logs one notice per reason."""
+    known = {row[0] for row in table}
+    ignored, unknown = {}, []
+    for name in sorted(set(tensors) - known):
+        reason = hf_layout.ignore_reason(name, base)
+        if reason is None:
+            unknown.append(name)
+        else:
+            ignored[name] = reason
+    if unknown:
+        raise CheckpointError(
+            f"{path} holds tensors that no ELECTRA {role} has: "
+            f"{_listing(unknown)}. It is not an ELECTRA/BERT checkpoint of "
+            "the original architecture."
+        )
+    for reason in sorted(set(ignored.values())):
+        names = [n for n, r in ignored.items() if r == reason]
+        logger.warning(
+            "Not loaded from %s: %s (%s)", path, _listing(names), reason
+        )
+    return ignored
+
+
 def read(path, task_name="tagging"):
     """Reads an HF ELECTRA or BERT folder; returns an `HFCheckpoint`.
 
@@ -181,58 +238,8 @@ def read(path, task_name="tagging"):
     table = hf_layout.name_table(
         role, model_config, base, len(labels or ()), task_name=task_name
     )
-    weights, wrong = {}, []
-    for hf, tf, shape, transpose in table:
-        if hf not in tensors:
-            continue
-        array = tensors[hf].T if transpose else tensors[hf]
-        if array.shape != shape:
-            wrong.append(
-                f"{hf}: config says {list(shape)}, file holds "
-                f"{list(tensors[hf].shape)}"
-            )
-        array = np.ascontiguousarray(array)
-        weights[tf] = (
-            array.astype(np.float32) if array.dtype.kind == "f" else array
-        )
-    if wrong:
-        raise CheckpointError(
-            f"{config_path} does not match the weights: {_listing(wrong)}. "
-            "Use the config.json the weights were saved with."
-        )
-    missing = [hf for hf, *_ in table if hf not in tensors]
-    if missing:
-        raise CheckpointError(
-            f"{path} lacks tensors that its {CONFIG_FILE} asks for: "
-            f"{_listing(missing)}. The weights are incomplete or the config "
-            "is not theirs; use the config.json the weights were saved with."
-        )
-    known = {row[0] for row in table}
-    ignored, unknown = {}, []
-    for name in sorted(set(tensors) - known):
-        reason = next(
-            (
-                r
-                for p, r in hf_layout.IGNORED
-                if name.startswith(p.format(base=base))
-            ),
-            None,
-        )
-        if reason is None:
-            unknown.append(name)
-        else:
-            ignored[name] = reason
-    if unknown:
-        raise CheckpointError(
-            f"{path} holds tensors that no ELECTRA {role} has: "
-            f"{_listing(unknown)}. It is not an ELECTRA/BERT checkpoint of "
-            "the original architecture."
-        )
-    for reason in sorted(set(ignored.values())):
-        names = [n for n, r in ignored.items() if r == reason]
-        logger.warning(
-            "Not loaded from %s: %s (%s)", path, _listing(names), reason
-        )
+    weights = _convert(tensors, table, config_path)
+    ignored = _ignored(tensors, table, base, path, role)
     vocab_file = os.path.join(path, VOCAB_FILE)
     if os.path.isfile(vocab_file):
         _check_vocab(vocab_file, model_config.vocab_size, config_path)
@@ -240,6 +247,7 @@ def read(path, task_name="tagging"):
         vocab_file = None
     tok_path = os.path.join(path, TOKENIZER_CONFIG_FILE)
     tok = _read_json(tok_path) if os.path.isfile(tok_path) else {}
+    do_lower_case = bool(tok.get("do_lower_case", True))
     return HFCheckpoint(
         model_type=model_type,
         architectures=architectures,
@@ -248,11 +256,27 @@ def read(path, task_name="tagging"):
         weights=weights,
         ignored=ignored,
         vocab_file=vocab_file,
-        do_lower_case=bool(tok.get("do_lower_case", True)),
-        strip_accents=tok.get("strip_accents"),
+        do_lower_case=do_lower_case,
+        strip_accents=_strip_accents(do_lower_case, tok, tok_path),
         generator_config=model_config if role == "generator" else None,
         labels=labels,
     )
+
+
+def _strip_accents(do_lower_case, tokenizer_config, path):
+    """FullTokenizer's `strip_accents` for an HF tokenizer_config.json.
+
+    HF's None strips when lowercasing, as the original always does; HF's
+    True without lowercasing has no equivalent in the original.
+    """
+    value = tokenizer_config.get("strip_accents")
+    if value and not do_lower_case:
+        logger.warning(
+            "%s strips accents without lowercasing; FullTokenizer, as the "
+            "original, strips them only when lowercasing.",
+            path,
+        )
+    return value is not False
 
 
 def _tagging_task(weights):
@@ -275,13 +299,14 @@ def write(
     weights,
     vocab_file=None,
     do_lower_case=True,
-    strip_accents=None,
+    strip_accents=True,
     labels=None,
 ):
     """Writes an HF ELECTRA folder for `role` from {TF1 name: array}.
 
     Writes config.json, model.safetensors and, with `vocab_file`, vocab.txt
     and the tokenizer_config.json that ElectraTokenizerFast reads.
+    `do_lower_case` and `strip_accents` are FullTokenizer's arguments.
     `weights` may hold more than the role needs (a whole pre-training
     checkpoint); `labels` (tag names in id order) are required for
     'token_classification'.
@@ -345,7 +370,8 @@ def write(
         tokenizer_config = {
             "tokenizer_class": "ElectraTokenizer",
             "do_lower_case": bool(do_lower_case),
-            "strip_accents": strip_accents,
+            # HF strips accents without lowercasing too; the original not.
+            "strip_accents": bool(do_lower_case and strip_accents),
             "tokenize_chinese_chars": True,
             "model_max_length": model_config.max_position_embeddings,
             "unk_token": "[UNK]",
