@@ -7,6 +7,7 @@ by .ci/run) loads as an ELECTRA encoder; transformers reads our folders and
 we read its folders with equal outputs; bad folders fail with clear errors.
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -21,8 +22,7 @@ import numpy_reference as ref
 from electra_tf import tokenization
 from electra_tf.checkpoints import huggingface as hf
 from electra_tf.config import ModelConfig, PretrainingConfig
-from electra_tf.errors import CheckpointError
-from electra_tf.layers.heads import DiscriminatorHead
+from electra_tf.errors import CheckpointError, ConfigError
 from electra_tf.models import finetuner
 from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
@@ -283,7 +283,7 @@ def test_round_trip_is_exact_for_every_role(tmp_path):
         assert (ck.role, set(ck.weights)) == (role, expected), role
         for name in expected:
             np.testing.assert_array_equal(ck.weights[name], weights[name])
-        assert ck.model_config == dataclass_replace(cfg)
+        assert ck.model_config == _as_read_back(cfg)
         assert (ck.do_lower_case, ck.ignored) == (False, {})
         with open(folder / "config.json") as f:
             written = json.load(f)
@@ -311,10 +311,8 @@ def test_round_trip_is_exact_for_every_role(tmp_path):
         np.testing.assert_array_equal(ck.weights[name], value)
 
 
-def dataclass_replace(cfg):
+def _as_read_back(cfg):
     """`cfg` as read back: embedding_size is always explicit in config.json."""
-    import dataclasses
-
     return dataclasses.replace(cfg, embedding_size=cfg.embedding_width)
 
 
@@ -375,6 +373,7 @@ def minilm(tmp_path_factory):
     return str(folder)
 
 
+@pytest.mark.slow
 def test_real_bert_checkpoint_loads_as_an_electra_encoder(minilm):
     ck = hf.read(minilm)
     assert (ck.model_type, ck.role, ck.vocab_file) == ("bert", "encoder", None)
@@ -478,17 +477,19 @@ def test_bad_folders_fail_with_the_problem_and_the_fix(tmp_path, monkeypatch):
 def test_write_refuses_weights_that_do_not_fit(tmp_path):
     model, vocab = _pretrainer(tmp_path)
     weights = {v.path: np.asarray(v) for v in model.weights}
-    wider = PretrainingConfig.from_hparams(
-        "x", str(tmp_path), HPARAMS
-    ).disc_config()
-    import dataclasses
-
-    wider = dataclasses.replace(wider, intermediate_size=50)
+    wider = dataclasses.replace(
+        model.config.disc_config(), intermediate_size=50
+    )
     with pytest.raises(
         CheckpointError,
         match=r"intermediate/dense/kernel: config says \[32, 50\], weights hold \[32, 48\]",
     ):
         hf.write(tmp_path / "out", "discriminator", wider, weights)
+    relu = dataclasses.replace(
+        model.config.generator_config(), hidden_act="relu"
+    )
+    with pytest.raises(ConfigError, match="always applies gelu"):
+        hf.write(tmp_path / "out", "generator", relu, weights)
     short_vocab = write_vocab(str(tmp_path / "short.txt"), 50)
     with pytest.raises(
         CheckpointError, match="has 50 tokens but the model has 99"
@@ -527,6 +528,7 @@ def _from_pretrained(cls, folder):
     return model.eval()
 
 
+@pytest.mark.slow
 def test_transformers_reads_our_folders_with_equal_outputs(tmp_path):
     import transformers
 
@@ -569,6 +571,7 @@ def test_transformers_reads_our_folders_with_equal_outputs(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_folders_saved_by_transformers_load_with_equal_outputs(tmp_path):
     import torch
     import transformers
@@ -607,6 +610,7 @@ def test_folders_saved_by_transformers_load_with_equal_outputs(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_electra_tokenizer_fast_reads_our_vocab_and_flags(tmp_path):
     import transformers
 
@@ -635,3 +639,40 @@ def test_electra_tokenizer_fast_reads_our_vocab_and_flags(tmp_path):
         for sentence, expected in zip(sentences, ids[strip]):
             assert theirs(sentence)["input_ids"] == [101, *expected, 102]
     assert ids[True][0] != ids[False][0]  # the flag reached both tokenizers
+
+
+@pytest.mark.slow
+def test_hf_task_folders_load_their_encoder_and_say_which_head_is_ignored(
+    tmp_path,
+):
+    import transformers
+
+    config = transformers.ElectraConfig(
+        **HF_DISC, id2label=dict(enumerate(LABELS))
+    )
+    heads = {
+        "ElectraForSequenceClassification": ("encoder", "classifier."),
+        "ElectraForQuestionAnswering": ("encoder", "qa_outputs."),
+        "ElectraForTokenClassification": ("token_classification", None),
+    }
+    for name, (role, ignored) in heads.items():
+        network = getattr(transformers, name)(config)
+        network.save_pretrained(tmp_path / name)
+        ck = hf.read(tmp_path / name, task_name="chunk")
+        assert ck.role == role, name
+        if ignored is None:
+            assert ck.labels == LABELS and not ck.ignored
+            np.testing.assert_array_equal(
+                ck.weights["task_specific/chunk/dense/kernel"],
+                network.classifier.weight.detach().numpy().T,
+            )
+            continue
+        assert ck.ignored and all(n.startswith(ignored) for n in ck.ignored)
+        assert all(
+            "differs from the original" in r for r in ck.ignored.values()
+        )
+        assert (
+            set(ck.weights)
+            == {n for n in ck.weights if n.startswith("electra/")}
+            and len(ck.weights) == 39
+        )
