@@ -237,7 +237,14 @@ def test_bert_folder_loads_as_an_electra_encoder_and_matches_numpy(
     }
     arrays.update({n: _random(rng, n, s) for n, s in extra.items()})
     arrays[base + "embeddings.position_ids"] = np.arange(32)[None]
-    ck = hf.read(write_folder(tmp_path, BERT, arrays, vocab_size=99))
+    legacy = {  # early BERT checkpoints name LayerNorm weights gamma/beta
+        n.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+            "LayerNorm.bias", "LayerNorm.beta"
+        ): a
+        for n, a in arrays.items()
+    }
+    written = legacy if base else arrays
+    ck = hf.read(write_folder(tmp_path, BERT, written, vocab_size=99))
     assert (ck.model_type, ck.role) == ("bert", "encoder")
     assert ck.model_config.embedding_size == ck.model_config.hidden_size == 32
     assert sorted(ck.ignored) == sorted(

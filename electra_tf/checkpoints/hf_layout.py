@@ -87,6 +87,18 @@ IGNORED = (
 )
 
 
+def rename_legacy(tensors):
+    """Early BERT checkpoints name LayerNorm weights `gamma`/`beta`;
+    transformers renames them to `weight`/`bias` when it loads, as here."""
+    renamed = {}
+    for name, value in tensors.items():
+        if name.endswith(("LayerNorm.gamma", "LayerNorm.beta")):
+            stem, _, leaf = name.rpartition(".")
+            name = stem + (".weight" if leaf == "gamma" else ".bias")
+        renamed[name] = value
+    return renamed
+
+
 def ignore_reason(name, base):
     """Why the HF tensor `name` is not loaded; None when it is unknown."""
     for prefix, reason in IGNORED:

@@ -233,7 +233,7 @@ def read(path, task_name="tagging"):
     model_config = hf_layout.model_config_from_hf(
         hf_config, model_type, config_path
     )
-    tensors = load_tensors(path)
+    tensors = hf_layout.rename_legacy(load_tensors(path))
     role = hf_layout.role_of(tensors, architectures)
     hf_layout.check_generator_act(role, model_config, CheckpointError)
     labels = (
