@@ -266,6 +266,34 @@ def test_bert_folder_loads_as_an_electra_encoder_and_matches_numpy(
     )
 
 
+def test_bert_task_folders_keep_the_tagging_head_and_ignore_the_others(
+    tmp_path,
+):
+    rng = np.random.default_rng(13)
+    arrays = hf_encoder_arrays(BERT, rng, "bert.")
+    arrays["classifier.weight"] = _random(rng, "w", (3, 32))
+    arrays["classifier.bias"] = _random(rng, "b", (3,))
+    id2label = {str(i): name for i, name in enumerate(LABELS)}
+    for arch in ("BertForTokenClassification", "BertForSequenceClassification"):
+        config = dict(BERT, architectures=[arch], id2label=id2label)
+        ck = hf.read(write_folder(tmp_path / arch, config, arrays))
+        if arch == "BertForTokenClassification":
+            assert (ck.role, ck.labels, ck.ignored) == (
+                "token_classification", LABELS, {}
+            )  # fmt: skip
+            np.testing.assert_array_equal(
+                ck.weights["task_specific/tagging/dense/kernel"],
+                arrays["classifier.weight"].T,
+            )
+        else:
+            assert (ck.role, ck.labels) == ("encoder", None)
+            assert sorted(ck.ignored) == [
+                "classifier.bias",
+                "classifier.weight",
+            ]
+            assert "pooler" in ck.ignored["classifier.weight"]
+
+
 # -- round trips ------------------------------------------------------------
 
 
