@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import pickle
 import shutil
 from typing import Optional
 
@@ -101,7 +102,13 @@ def _load_torch(path):
             "where torch is installed (transformers' save_pretrained "
             "writes safetensors)."
         ) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        raise CheckpointError(
+            f"Cannot read {path} ({e}); it must be a state dict saved by "
+            "torch.save, as transformers' save_pretrained writes it."
+        ) from None
     return {
         k: (v.float() if v.is_floating_point() else v).numpy()
         for k, v in state.items()
