@@ -1,0 +1,1 @@
+"""Checkpoint formats: the one place that reads and writes them."""
