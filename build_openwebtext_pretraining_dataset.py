@@ -8,7 +8,12 @@ build_openwebtext_pretraining_dataset.py, plus --seed, --num-out-files,
 
 import argparse
 
-from electra_tf.pretraining import build_dataset, openwebtext
+from electra_tf import tf_startup
+
+tf_startup.import_quietly()  # before anything imports TensorFlow
+
+from electra_tf.errors import run_cli  # noqa: E402
+from electra_tf.pretraining import build_dataset, openwebtext  # noqa: E402
 
 
 def main(argv=None):
@@ -32,4 +37,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    build_dataset.run_cli(main)
+    run_cli(main)

@@ -7,7 +7,12 @@ electra_tf/pretraining/build_dataset.py.
 
 import argparse
 
-from electra_tf.pretraining import build_dataset
+from electra_tf import tf_startup
+
+tf_startup.import_quietly()  # before anything imports TensorFlow
+
+from electra_tf.errors import run_cli  # noqa: E402
+from electra_tf.pretraining import build_dataset  # noqa: E402
 
 
 def parse_bool(value):
@@ -57,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    build_dataset.run_cli(main)
+    run_cli(main)

@@ -21,6 +21,8 @@ import unicodedata
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from electra_tf.errors import DataError
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -74,10 +76,10 @@ def read_lines(path, chunk_size=1 << 22):
 
 
 def check_vocab(vocab, vocab_file):
-    """Raises ValueError naming the missing special tokens of a vocab."""
+    """Raises DataError naming the missing special tokens of a vocab."""
     missing = [t for t in SPECIAL_TOKENS if t not in vocab]
     if missing or vocab.get("[PAD]") != 0:
-        raise ValueError(
+        raise DataError(
             f"Vocab file {vocab_file} lacks the special tokens {missing} or "
             f"does not have [PAD] on line 1 (id 0). ELECTRA needs "
             f"{', '.join(SPECIAL_TOKENS)} with [PAD] first; build a vocab "
