@@ -13,6 +13,7 @@ Three paths give the same ids:
 """
 
 import functools
+import itertools
 import os
 import re
 import sys
@@ -158,15 +159,17 @@ class FullTokenizer:
         else:
             text = text.translate(self._clean_table)
         cache = self._word_ids
-        ids = []
-        for word in text.split():
-            word_ids = cache.get(word)
-            if word_ids is None:
-                if len(cache) >= _WORD_CACHE_SIZE:
-                    cache.clear()
-                word_ids = cache[word] = self._word_to_ids(word)
-            ids.extend(word_ids)
-        return ids
+        words = text.split()
+        try:
+            parts = [cache[word] for word in words]
+        except KeyError:
+            if len(cache) + len(words) > _WORD_CACHE_SIZE:
+                cache.clear()
+            for word in words:
+                if word not in cache:
+                    cache[word] = self._word_to_ids(word)
+            parts = [cache[word] for word in words]
+        return list(itertools.chain.from_iterable(parts))
 
     def _word_to_ids(self, word):
         """Lower/strip, punctuation split and WordPiece of one clean word."""

@@ -20,7 +20,7 @@ from data_helpers import (
     write_toy_vocab,
 )
 from electra_tf import tokenization
-from electra_tf.pretraining import build_dataset, shards
+from electra_tf.pretraining import build_dataset, records, shards
 from electra_tf.pretraining.build_dataset import BuildOptions, ExampleBuilder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -412,3 +412,21 @@ def test_progress_line_and_summary(tmp_path, vocab_file, capsys):
     assert f"examples {n} (" in err and "tokens 83 (" in err
     assert (f"Wrote {n} examples ({t} tokens, padding "
             f"{1 - t / (8 * n):.1%}) to 3 files") in err
+
+
+@pytest.mark.parametrize("vocab_size,length", [(105, 128), (30522, 16)])
+def test_example_encoder_gives_the_deterministic_proto_bytes(vocab_size,
+                                                             length):
+    """records.ExampleEncoder == SerializeToString(deterministic=True), with
+    lengths both inside and beyond its varint table."""
+    encode = records.ExampleEncoder(vocab_size)
+    rng = random.Random(0)
+    for _ in range(50):
+        n = rng.randint(3, length)
+        input_ids = [rng.randrange(vocab_size) for _ in range(n)]
+        input_ids += [0] * (length - n)
+        mask = [1] * n + [0] * (length - n)
+        segments = [rng.randint(0, 1) for _ in range(length)]
+        expected = records.to_tf_example(
+            input_ids, mask, segments).SerializeToString(deterministic=True)
+        assert encode(input_ids, mask, segments) == expected

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from data_helpers import CLS, SEP, ids, words, write_toy_vocab
 from electra_tf.pretraining import data
-from electra_tf.pretraining.build_dataset import create_int_feature
+from electra_tf.pretraining.records import create_int_feature
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 L = 6

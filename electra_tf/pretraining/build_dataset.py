@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.errors import ConfigError, DataError, MissingInputError
-from electra_tf.pretraining import shards
+from electra_tf.pretraining import records, shards
 from electra_tf.pretraining.shards import SHARD_NAME, temp_name
 
 # Per-job counters shared with the parent process (progress and summary).
@@ -31,10 +31,6 @@ STATS = ("files", "docs", "examples", "tokens", "written", "bad_lines",
 # A file whose first 64 KiB hold a NUL byte or more than this fraction of
 # bytes that are not UTF-8 is taken as binary and skipped.
 BINARY_BAD_FRACTION = 0.25
-
-
-def create_int_feature(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
 
 class ExampleBuilder:
@@ -46,18 +42,23 @@ class ExampleBuilder:
       max_length: tokens per example, `[CLS]`/`[SEP]` included.
       rng: source of `random()`/`randint()`; the original uses the global,
         unseeded `random` module (the default).
+      encode: `encode(input_ids, input_mask, segment_ids)` -> the example;
+        default a `tf.train.Example`, the writer's `records.ExampleEncoder`
+        gives its serialized bytes directly.
 
-    `add_line(line)` returns a `tf.train.Example` when one is complete, else
-    None; `add_line("")` ends a document.
+    `add_line(line)` returns an example when one is complete, else None;
+    `add_line("")` ends a document.
     """
 
-    def __init__(self, tokenizer, max_length, rng=random):
+    def __init__(self, tokenizer, max_length, rng=random,
+                 encode=records.to_tf_example):
         self._tokenizer = tokenizer
         self._current_sentences = []
         self._current_length = 0
         self._max_length = max_length
         self._target_length = max_length
         self._rng = rng
+        self._encode = encode
         self.n_tokens = 0  # tokens read
         self.n_example_tokens = 0  # tokens kept in examples, [CLS]/[SEP] too
         self.n_long_lines = 0  # lines with more tokens than an example
@@ -131,14 +132,8 @@ class ExampleBuilder:
         input_mask = [1] * len(input_ids)
         self.n_example_tokens += len(input_ids)
         padding = [0] * (self._max_length - len(input_ids))
-        return tf.train.Example(
-            features=tf.train.Features(
-                feature={
-                    "input_ids": create_int_feature(input_ids + padding),
-                    "input_mask": create_int_feature(input_mask + padding),
-                    "segment_ids": create_int_feature(segment_ids + padding),
-                }
-            )
+        return self._encode(
+            input_ids + padding, input_mask + padding, segment_ids + padding
         )
 
 
@@ -162,7 +157,10 @@ class ExampleWriter:
             strip_accents=strip_accents,
         )
         self._example_builder = ExampleBuilder(
-            self.tokenizer, max_seq_length, rng
+            self.tokenizer,
+            max_seq_length,
+            rng,
+            records.ExampleEncoder(max(self.tokenizer.vocab.values()) + 1),
         )
         self._writers = []
         for i in range(num_out_files):
@@ -233,9 +231,7 @@ class ExampleWriter:
     def _write(self, example):
         if example is None:
             return
-        self._writers[self.n_written % len(self._writers)].write(
-            example.SerializeToString()
-        )
+        self._writers[self.n_written % len(self._writers)].write(example)
         self.n_written += 1
         self.stats["examples"] = self.n_written
         self.stats["written"] = self._example_builder.n_example_tokens
