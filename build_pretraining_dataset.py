@@ -12,7 +12,7 @@ from electra_tf import tf_startup
 tf_startup.import_quietly()  # before anything imports TensorFlow
 
 from electra_tf.errors import run_cli  # noqa: E402
-from electra_tf.pretraining import build_dataset  # noqa: E402
+from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 
 def parse_bool(value):
@@ -41,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--no-blanks-separate-docs",
                         dest="blanks_separate_docs", action="store_false",
                         help="Blank lines are skipped; a file is a document.")
-    build_dataset.add_shard_flags(
+    build_cli.add_shard_flags(
         parser, "Delete a non-empty --output-dir first.")
     parser.set_defaults(blanks_separate_docs=True)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ tf_startup.import_quietly()  # before anything imports TensorFlow
 
 from electra_tf import vocab_builder  # noqa: E402
 from electra_tf.errors import OutputExistsError, run_cli  # noqa: E402
-from electra_tf.pretraining import build_dataset  # noqa: E402
+from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 
 def main(argv=None):
@@ -31,7 +31,7 @@ def main(argv=None):
                         "5%% below it).")
     parser.add_argument("--max-lines", type=int, default=None,
                         help="Count words in the first N lines only.")
-    build_dataset.add_tokenizer_flags(parser)
+    build_cli.add_tokenizer_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace an existing --vocab-file.")
     args = parser.parse_args(argv)

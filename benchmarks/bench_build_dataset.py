@@ -185,8 +185,10 @@ def compare_with_original(args, files, vocab, tmp, seed=0):
                         [os.path.join(ROOT, "build_pretraining_dataset.py")]
                         + common + ["--output-dir", out, "--seed", str(seed),
                                     "--quiet"])
-                    times.setdefault((tool, p, n), []).append(
-                        run_process(cmd))
+                    seconds = run_process(cmd)
+                    times.setdefault((tool, p, n), []).append(seconds)
+                    print(f"{tool}, {p} process(es), {n} copies: "
+                          f"{seconds:.2f} s", file=sys.stderr, flush=True)
                 a, b = (shard_examples(outs["original"]),
                         shard_examples(outs["ours"]))
                 assert len(a) == 1000 and a == b, (

@@ -161,15 +161,14 @@ class FullTokenizer:
         cache = self._word_ids
         words = text.split()
         try:
-            parts = [cache[word] for word in words]
+            return list(_chain(map(cache.__getitem__, words)))
         except KeyError:
             if len(cache) + len(words) > _WORD_CACHE_SIZE:
                 cache.clear()
             for word in words:
                 if word not in cache:
                     cache[word] = self._word_to_ids(word)
-            parts = [cache[word] for word in words]
-        return list(itertools.chain.from_iterable(parts))
+            return list(_chain(map(cache.__getitem__, words)))
 
     def _word_to_ids(self, word):
         """Lower/strip, punctuation split and WordPiece of one clean word."""
@@ -341,6 +340,7 @@ def _is_punctuation(char):
 _ASCII_CLEAN = {cp: None for cp in list(range(32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _WORD_CACHE_SIZE = 1 << 20
+_chain = itertools.chain.from_iterable
 _ASCII_PUNCT_SPLIT = re.compile(r"[!-/:-@\[-`{-~]|[^!-/:-@\[-`{-~]+")
 
 
