@@ -8,14 +8,22 @@ build_openwebtext_pretraining_dataset.py, plus --seed, --num-out-files,
 
 import argparse
 
-from electra_tf.pretraining import build_dataset, openwebtext
+from electra_tf import tf_startup
+
+tf_startup.import_quietly()  # before anything imports TensorFlow
+
+from electra_tf.errors import run_cli  # noqa: E402
+from electra_tf.pretraining import (  # noqa: E402
+    build_cli,
+    openwebtext,
+)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", required=True,
                         help="Holds vocab.txt and openwebtext/.")
-    build_dataset.add_shard_flags(
+    build_cli.add_shard_flags(
         parser, "Delete a non-empty pretrain_tfrecords/ first.")
     args = parser.parse_args(argv)
     options = openwebtext.options_for(
@@ -32,4 +40,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    build_dataset.run_cli(main)
+    run_cli(main)

@@ -7,7 +7,12 @@ electra_tf/pretraining/build_dataset.py.
 
 import argparse
 
-from electra_tf.pretraining import build_dataset
+from electra_tf import tf_startup
+
+tf_startup.import_quietly()  # before anything imports TensorFlow
+
+from electra_tf.errors import run_cli  # noqa: E402
+from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 
 def parse_bool(value):
@@ -36,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--no-blanks-separate-docs",
                         dest="blanks_separate_docs", action="store_false",
                         help="Blank lines are skipped; a file is a document.")
-    build_dataset.add_shard_flags(
+    build_cli.add_shard_flags(
         parser, "Delete a non-empty --output-dir first.")
     parser.set_defaults(blanks_separate_docs=True)
     args = parser.parse_args(argv)
@@ -57,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    build_dataset.run_cli(main)
+    run_cli(main)

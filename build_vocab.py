@@ -11,8 +11,13 @@ import argparse
 import os
 import sys
 
-from electra_tf import vocab_builder
-from electra_tf.pretraining import build_dataset
+from electra_tf import tf_startup
+
+tf_startup.import_quietly()  # before anything imports TensorFlow
+
+from electra_tf import vocab_builder  # noqa: E402
+from electra_tf.errors import OutputExistsError, run_cli  # noqa: E402
+from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 
 def main(argv=None):
@@ -26,12 +31,12 @@ def main(argv=None):
                         "5%% below it).")
     parser.add_argument("--max-lines", type=int, default=None,
                         help="Count words in the first N lines only.")
-    build_dataset.add_tokenizer_flags(parser)
+    build_cli.add_tokenizer_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace an existing --vocab-file.")
     args = parser.parse_args(argv)
     if os.path.exists(args.vocab_file) and not args.overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{args.vocab_file} exists; pass --overwrite to replace it.")
     n = vocab_builder.build_vocab(
         build_dataset.corpus_files(args.corpus_dir),
@@ -45,4 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    build_dataset.run_cli(main)
+    run_cli(main)

@@ -1,5 +1,17 @@
-"""Throughput of build_pretraining_dataset against the original's pure-Python
-pipeline, on the bundled corpus, in one run.
+"""Throughput of build_pretraining_dataset against the original script and
+against a pure-Python restatement of its pipeline, in one run.
+
+With `--original PATH` (a checkout of google-research/electra, never
+vendored), the real original `build_pretraining_dataset.py` and ours run as
+whole processes on the same corpus and vocab (the bundled corpus, and
+`--copies` copies of it), with 1 and 2 processes; medians of `--repeats`.
+The per-token cost the corpus adds is (time on N copies - time on one copy)
+/ (tokens added), for both, so that start-up (Python, TensorFlow, 1,000
+output files), paid once by both, does not hide the work. The original is
+unseeded; a shim run here (not in the original's files) calls
+`random.seed(seed + job_id)` at the start of each of its jobs, which is what
+our `--seed` does, and the script checks that every one of the 1,000 shards
+holds the same examples in the same order before printing ratios.
 
 The reference is a re-statement of the original pipeline written here: the
 character-by-character FullTokenizer (`tokenize` + `convert_tokens_to_ids`,
@@ -8,7 +20,7 @@ and `tf.train.Example` records, one process. Both runs use the same seed and
 the script checks that they write identical records before printing ratios.
 
     python benchmarks/bench_build_dataset.py [--copies 8] [--processes 1,2]
-        [--repeats 3]
+        [--repeats 3] [--original PATH [--skip-restatement]]
 """
 
 import argparse
@@ -17,13 +29,16 @@ import multiprocessing
 import os
 import random
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 from electra_tf import tokenization  # noqa: E402
 from electra_tf.pretraining import build_dataset, default_data  # noqa: E402
@@ -98,11 +113,107 @@ def _barrier_job(job_id, options, queue, barrier):
     _timed_job(job_id, options, queue)
 
 
-def records(output_dir):
-    return [
-        [r.numpy() for r in tf.data.TFRecordDataset(path)]
-        for path in sorted(glob.glob(os.path.join(output_dir, "pretrain*")))
-    ]
+# Runs the original script with its jobs seeded like ours (job j calls
+# random.seed(seed + j) first); its files are imported, not changed.
+SHIM = """
+import random, sys
+original_dir, seed = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, original_dir)
+import build_pretraining_dataset as original
+job = original.write_examples
+def seeded_job(job_id, args):
+    random.seed(seed + job_id)
+    job(job_id, args)
+original.write_examples = seeded_job
+sys.argv = [sys.argv[0]] + sys.argv[3:]
+original.main()
+"""
+
+
+def run_process(args):
+    """Wall seconds of `python args...` (output discarded)."""
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=True, env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def shard_examples(output_dir):
+    """{shard name: [(input_ids, input_mask, segment_ids), ...]} of a build
+    (compared as examples: the original's bytes order the three features
+    differently from process to process)."""
+    out = {}
+    for path in glob.glob(os.path.join(output_dir, "pretrain_data*")):
+        rows = []
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            f = tf.train.Example.FromString(record).features.feature
+            rows.append(tuple(tuple(f[k].int64_list.value) for k in (
+                "input_ids", "input_mask", "segment_ids")))
+        out[os.path.basename(path)] = rows
+    return out
+
+
+def compare_with_original(args, files, vocab, tmp, seed=0):
+    """Whole-process times of the original and ours on 1 and N copies of
+    the corpus; prints the table and checks identical shards."""
+    shim = os.path.join(tmp, "original_shim.py")
+    with open(shim, "w") as f:
+        f.write(SHIM)
+    corpora = {}
+    for n in (1, args.copies):
+        corpora[n] = os.path.join(tmp, f"corpus{n}")
+        os.makedirs(corpora[n])
+        for c in range(n):
+            for path in files:
+                os.symlink(path, os.path.join(
+                    corpora[n], f"{c}_{os.path.basename(path)}"))
+    tokens = build_dataset.build(build_dataset.BuildOptions(
+        input_files=files, vocab_file=vocab, num_out_files=1,
+        output_dir=os.path.join(tmp, "count")), show_progress=False)["tokens"]
+    times = {}
+    for p in [int(x) for x in args.processes.split(",")]:
+        for r in range(args.repeats):
+            for n, corpus in corpora.items():
+                common = ["--corpus-dir", corpus, "--vocab-file", vocab,
+                          "--num-processes", str(p)]
+                outs = {}
+                for tool in ("original", "ours"):
+                    out = outs[tool] = os.path.join(tmp, f"{tool}_{p}_{n}_{r}")
+                    cmd = ([shim, args.original, str(seed)] + common
+                           + ["--output-dir", out]) if tool == "original" else (
+                        [os.path.join(ROOT, "build_pretraining_dataset.py")]
+                        + common + ["--output-dir", out, "--seed", str(seed),
+                                    "--quiet"])
+                    seconds = run_process(cmd)
+                    times.setdefault((tool, p, n), []).append(seconds)
+                    print(f"{tool}, {p} process(es), {n} copies: "
+                          f"{seconds:.2f} s", file=sys.stderr, flush=True)
+                a, b = (shard_examples(outs["original"]),
+                        shard_examples(outs["ours"]))
+                assert len(a) == 1000 and a == b, (
+                    f"original and ours differ ({p} processes, {n} copies)")
+                for out in outs.values():
+                    shutil.rmtree(out)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n = args.copies
+    added = (n - 1) * tokens
+    print(f"original script vs ours: bundled corpus ({len(files)} files, "
+          f"{tokens:,} tokens) and {n} copies ({n * tokens:,} tokens); "
+          f"1,000 shards each, the same examples in every shard; medians of "
+          f"{args.repeats}")
+    print("| processes | original, 1 copy | ours, 1 copy | ratio "
+          f"| original, {n} copies | ours, {n} copies | ratio "
+          "| original, added tokens/s | ours, added tokens/s | ratio |")
+    print("| --- " * 10 + "|")
+    for p in sorted({k[1] for k in med}):
+        o1, u1 = med[("original", p, 1)], med[("ours", p, 1)]
+        on, un = med[("original", p, n)], med[("ours", p, n)]
+        orate, urate = added / (on - o1), added / (un - u1)
+        print(f"| {p} | {o1:.2f} s | {u1:.2f} s | x{o1 / u1:.2f} "
+              f"| {on:.2f} s | {un:.2f} s | x{on / un:.2f} "
+              f"| {orate / 1e3:,.0f}k | {urate / 1e3:,.0f}k "
+              f"| x{urate / orate:.2f} |")
 
 
 def main():
@@ -111,14 +222,24 @@ def main():
                         help="Copies of the bundled corpus (about 2.6 MB "
                         "each) for the scaling runs.")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="Runs of each measurement; the best counts.")
+                        help="Runs of each measurement (medians with "
+                        "--original, else the best).")
     parser.add_argument("--processes", default="1,2",
                         help="Comma-separated --num-processes values.")
+    parser.add_argument("--original", default=None,
+                        help="Checkout of google-research/electra: also "
+                        "time its build_pretraining_dataset.py.")
+    parser.add_argument("--skip-restatement", action="store_true",
+                        help="With --original, only that comparison.")
     args = parser.parse_args()
     vocab = tokenization.default_vocab_file()
     files = default_data.bundled_corpus_files()
     tmp = tempfile.mkdtemp(prefix="bench_build_")
     try:
+        if args.original:
+            compare_with_original(args, files, vocab, tmp)
+            if args.skip_restatement:
+                return
         # 1. reference vs ours, one process, same corpus and seed; runs
         # alternate and the best of --repeats counts (the machine is shared)
         ref_s, ours_s = [], []
@@ -134,8 +255,9 @@ def main():
             t = time.perf_counter()
             build_dataset.build(options, show_progress=False)
             ours_s.append(time.perf_counter() - t)
-            assert records(os.path.join(tmp, f"ref{r}")) == records(
-                options.output_dir), "reference and fast builds differ"
+            assert shard_examples(os.path.join(tmp, f"ref{r}")) == (
+                shard_examples(options.output_dir)), (
+                "reference and fast builds differ")
         ref_s, ours_s = min(ref_s), min(ours_s)
         print(f"corpus: {len(files)} files, "
               f"{sum(os.path.getsize(f) for f in files) / 1e6:.1f} MB, "

@@ -13,6 +13,7 @@ Three paths give the same ids:
 """
 
 import functools
+import itertools
 import os
 import re
 import sys
@@ -20,6 +21,8 @@ import unicodedata
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from electra_tf.errors import DataError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -69,10 +72,10 @@ def read_lines(path, chunk_size=1 << 22):
 
 
 def check_vocab(vocab, vocab_file):
-    """Raises ValueError naming the missing special tokens of a vocab."""
+    """Raises DataError naming the missing special tokens of a vocab."""
     missing = [t for t in SPECIAL_TOKENS if t not in vocab]
     if missing or vocab.get("[PAD]") != 0:
-        raise ValueError(
+        raise DataError(
             f"Vocab file {vocab_file} lacks the special tokens {missing} or "
             f"does not have [PAD] on line 1 (id 0). ELECTRA needs "
             f"{', '.join(SPECIAL_TOKENS)} with [PAD] first; build a vocab "
@@ -151,15 +154,16 @@ class FullTokenizer:
         else:
             text = text.translate(self._clean_table)
         cache = self._word_ids
-        ids = []
-        for word in text.split():
-            word_ids = cache.get(word)
-            if word_ids is None:
-                if len(cache) >= _WORD_CACHE_SIZE:
-                    cache.clear()
-                word_ids = cache[word] = self._word_to_ids(word)
-            ids.extend(word_ids)
-        return ids
+        words = text.split()
+        try:
+            return list(_chain(map(cache.__getitem__, words)))
+        except KeyError:
+            if len(cache) + len(words) > _WORD_CACHE_SIZE:
+                cache.clear()
+            for word in words:
+                if word not in cache:
+                    cache[word] = self._word_to_ids(word)
+            return list(_chain(map(cache.__getitem__, words)))
 
     def _word_to_ids(self, word):
         """Lower/strip, punctuation split and WordPiece of one clean word."""
@@ -331,6 +335,7 @@ def _is_punctuation(char):
 _ASCII_CLEAN = {cp: None for cp in list(range(32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _WORD_CACHE_SIZE = 1 << 20
+_chain = itertools.chain.from_iterable
 _ASCII_PUNCT_SPLIT = re.compile(r"[!-/:-@\[-`{-~]|[^!-/:-@\[-`{-~]+")
 
 

@@ -9,6 +9,7 @@ tokenizer that will use it), then `tensorflow_text`'s WordPiece learner
 """
 
 import collections
+import sys
 
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import (
@@ -16,6 +17,7 @@ from tensorflow_text.tools.wordpiece_vocab import (
 )
 
 from electra_tf import tokenization
+from electra_tf.errors import ConfigError, DataError
 
 
 def count_words(files, do_lower_case=True, strip_accents=True,
@@ -59,13 +61,29 @@ def learn_vocab(word_counts, vocab_size=30522, **learn_params):
 def build_vocab(files, vocab_file, vocab_size=30522, do_lower_case=True,
                 strip_accents=True, max_lines=None):
     """Learns a vocab from text files and writes it one token per line;
-    returns the number of tokens."""
+    returns the number of tokens. A size below what the corpus needs is an
+    error; a size the corpus cannot fill gives a warning saying why."""
     counts = count_words(files, do_lower_case, strip_accents, max_lines)
     if not counts:
-        raise ValueError(
+        raise DataError(
             "The corpus has no words; give text files with content."
         )
     vocab = learn_vocab(counts, vocab_size)
+    if len(vocab) > vocab_size:
+        raise ConfigError(
+            f"--vocab-size {vocab_size} is too small for this corpus: the "
+            f"smallest vocab it allows has {len(vocab)} tokens (the 5 "
+            "special tokens and every character seen, alone and as a ## "
+            f"suffix); pass --vocab-size {len(vocab)} or more."
+        )
+    if len(vocab) < 0.95 * vocab_size:
+        print(
+            f"WARNING: the vocab has {len(vocab):,} tokens, fewer than "
+            f"--vocab-size {vocab_size:,}: the corpus has only "
+            f"{len(counts):,} distinct words, and no further piece is frequent "
+            "enough to add; use a larger corpus for a vocab of this size.",
+            file=sys.stderr,
+        )
     with tf.io.gfile.GFile(vocab_file, "w") as f:
         f.write("".join(token + "\n" for token in vocab))
     return len(vocab)

@@ -20,7 +20,7 @@ from data_helpers import (
     write_toy_vocab,
 )
 from electra_tf import tokenization
-from electra_tf.pretraining import build_dataset
+from electra_tf.pretraining import build_dataset, records, shards
 from electra_tf.pretraining.build_dataset import BuildOptions, ExampleBuilder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -240,7 +240,7 @@ def test_shards_have_hidden_names_until_finalized(tmp_path, vocab_file):
     final = os.path.join(o.output_dir, "pretrain_data.tfrecord*")
     assert glob.glob(final) == []
     assert len(glob.glob(os.path.join(o.output_dir, ".*.incomplete"))) == 3
-    build_dataset.finalize_shards(o.output_dir, 3)
+    shards.finalize(o.output_dir, 3)
     assert len(glob.glob(os.path.join(o.output_dir, "pretrain_data*"))) == 3
 
 
@@ -263,14 +263,20 @@ def test_bad_inputs_have_clear_errors(tmp_path, vocab_file):
     with pytest.raises(ValueError, match="--num-out-files"):
         build_dataset.build(options(corpus, vocab_file, out, num_out_files=1,
                                     num_processes=2))
-    out.mkdir()
-    (out / "keep.txt").write_text("x")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    build_dataset.build(options(corpus, vocab_file, out), show_progress=False)
+    with pytest.raises(FileExistsError, match="3 shard.*--overwrite"):
         build_dataset.build(options(corpus, vocab_file, out))
-    assert (out / "keep.txt").exists()
-    build_dataset.build(options(corpus, vocab_file, out), overwrite=True,
-                        show_progress=False)
-    assert not (out / "keep.txt").exists()
+    (out / "keep.txt").write_text("x")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"not shards.*keep\.txt"):
+            build_dataset.build(options(corpus, vocab_file, out),
+                                overwrite=overwrite)
+    assert (out / "keep.txt").read_text() == "x"
+    os.remove(out / "keep.txt")
+    build_dataset.build(options(corpus, vocab_file, out, num_out_files=2),
+                        overwrite=True, show_progress=False)
+    assert sorted(os.listdir(out)) == [
+        f"pretrain_data.tfrecord-{i}-of-2" for i in range(2)]
 
 
 def load_cli():
@@ -328,7 +334,7 @@ def test_processes_split_work_as_in_process_jobs(tmp_path, vocab_file):
     os.makedirs(serial.output_dir)
     for job in (0, 1):
         build_dataset.write_examples(job, serial)
-    build_dataset.finalize_shards(serial.output_dir, 4)
+    shards.finalize(serial.output_dir, 4)
     par = read_records(str(tmp_path / "par" / "pretrain*"))
     ser = read_records(str(tmp_path / "ser" / "pretrain*"))
     assert par == ser and sum(map(len, par.values())) > 10
@@ -406,3 +412,21 @@ def test_progress_line_and_summary(tmp_path, vocab_file, capsys):
     assert f"examples {n} (" in err and "tokens 83 (" in err
     assert (f"Wrote {n} examples ({t} tokens, padding "
             f"{1 - t / (8 * n):.1%}) to 3 files") in err
+
+
+@pytest.mark.parametrize("vocab_size,length", [(105, 128), (30522, 16)])
+def test_example_encoder_gives_the_deterministic_proto_bytes(vocab_size,
+                                                             length):
+    """records.ExampleEncoder == SerializeToString(deterministic=True), with
+    lengths both inside and beyond its varint table."""
+    encode = records.ExampleEncoder(vocab_size)
+    rng = random.Random(0)
+    for _ in range(50):
+        n = rng.randint(3, length)
+        input_ids = [rng.randrange(vocab_size) for _ in range(n)]
+        input_ids += [0] * (length - n)
+        mask = [1] * n + [0] * (length - n)
+        segments = [rng.randint(0, 1) for _ in range(length)]
+        expected = records.to_tf_example(
+            input_ids, mask, segments).SerializeToString(deterministic=True)
+        assert encode(input_ids, mask, segments) == expected

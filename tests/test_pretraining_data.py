@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from data_helpers import CLS, SEP, ids, words, write_toy_vocab
 from electra_tf.pretraining import data
-from electra_tf.pretraining.build_dataset import create_int_feature
+from electra_tf.pretraining.records import create_int_feature
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 L = 6
@@ -130,7 +130,7 @@ def test_input_fn_uses_config_fields(tmp_path):
     class Config:
         pretrain_tfrecords = str(tmp_path / "pretrain_data.tfrecord*")
         train_batch_size, eval_batch_size = 4, 2
-        max_seq_length, seed = L, 0
+        max_seq_length, seed, vocab_size = L, 0, 2000
 
     train = take(data.input_fn(Config, True), 1)[0]
     evaluation = take(data.input_fn(Config, False), 1)[0]

@@ -21,14 +21,14 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.errors import ConfigError, DataError, MissingInputError
+from electra_tf.pretraining import build_cli, records, shards
+from electra_tf.pretraining.build_cli import STATS
+from electra_tf.pretraining.shards import SHARD_NAME, temp_name
 
-SHARD_NAME = "pretrain_data.tfrecord-{}-of-{}"
-# Per-job counters shared with the parent process (progress and summary).
-STATS = ("files", "docs", "examples", "tokens", "written", "bad_lines")
-
-
-def create_int_feature(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+# A file whose first 64 KiB hold a NUL byte or more than this fraction of
+# bytes that are not UTF-8 is taken as binary and skipped.
+BINARY_BAD_FRACTION = 0.25
 
 
 class ExampleBuilder:
@@ -40,20 +40,26 @@ class ExampleBuilder:
       max_length: tokens per example, `[CLS]`/`[SEP]` included.
       rng: source of `random()`/`randint()`; the original uses the global,
         unseeded `random` module (the default).
+      encode: `encode(input_ids, input_mask, segment_ids)` -> the example;
+        default a `tf.train.Example`, the writer's `records.ExampleEncoder`
+        gives its serialized bytes directly.
 
-    `add_line(line)` returns a `tf.train.Example` when one is complete, else
-    None; `add_line("")` ends a document.
+    `add_line(line)` returns an example when one is complete, else None;
+    `add_line("")` ends a document.
     """
 
-    def __init__(self, tokenizer, max_length, rng=random):
+    def __init__(self, tokenizer, max_length, rng=random,
+                 encode=records.to_tf_example):
         self._tokenizer = tokenizer
         self._current_sentences = []
         self._current_length = 0
         self._max_length = max_length
         self._target_length = max_length
         self._rng = rng
+        self._encode = encode
         self.n_tokens = 0  # tokens read
         self.n_example_tokens = 0  # tokens kept in examples, [CLS]/[SEP] too
+        self.n_long_lines = 0  # lines with more tokens than an example
 
     def add_line(self, line):
         line = line.strip().replace("\n", " ")
@@ -61,6 +67,8 @@ class ExampleBuilder:
             return self._create_example()
         token_ids = self._tokenizer.tokenize_to_ids(line)
         self.n_tokens += len(token_ids)
+        if len(token_ids) > self._max_length - 2:
+            self.n_long_lines += 1
         self._current_sentences.append(token_ids)
         self._current_length += len(token_ids)
         if self._current_length >= self._target_length:
@@ -122,29 +130,16 @@ class ExampleBuilder:
         input_mask = [1] * len(input_ids)
         self.n_example_tokens += len(input_ids)
         padding = [0] * (self._max_length - len(input_ids))
-        return tf.train.Example(
-            features=tf.train.Features(
-                feature={
-                    "input_ids": create_int_feature(input_ids + padding),
-                    "input_mask": create_int_feature(input_mask + padding),
-                    "segment_ids": create_int_feature(segment_ids + padding),
-                }
-            )
+        return self._encode(
+            input_ids + padding, input_mask + padding, segment_ids + padding
         )
-
-
-def temp_name(path):
-    """Hidden name a shard has while it is written (not matched by
-    `pretrain_data.tfrecord*`)."""
-    head, tail = os.path.split(path)
-    return os.path.join(head, "." + tail + ".incomplete")
 
 
 class ExampleWriter:
     """Writes one job's examples round-robin over its shards (the original's
     ExampleWriter); shard i belongs to job i % num_jobs.
 
-    Shards are written under `temp_name(...)`; `finalize_shards` renames them
+    Shards are written under `temp_name(...)`; `shards.finalize` renames them
     once every job has finished, so a killed build leaves no shard that a
     reader would take as complete.
     """
@@ -160,7 +155,10 @@ class ExampleWriter:
             strip_accents=strip_accents,
         )
         self._example_builder = ExampleBuilder(
-            self.tokenizer, max_seq_length, rng
+            self.tokenizer,
+            max_seq_length,
+            rng,
+            records.ExampleEncoder(max(self.tokenizer.vocab.values()) + 1),
         )
         self._writers = []
         for i in range(num_out_files):
@@ -178,6 +176,12 @@ class ExampleWriter:
     def write_examples(self, input_file):
         """Writes the examples of one file (a file ends any open example)."""
         stats = self.stats
+        stats["bytes"] += tf.io.gfile.stat(input_file).length
+        if looks_binary(input_file):
+            # Deviation from reference: the original tokenizes any file;
+            # skipped files are counted and reported by `build`.
+            stats["binary_files"] += 1
+            return
         in_doc = False
         bad_lines = 0
         # lines as the original's GFile gives them: split on "\n", "\r"
@@ -185,6 +189,7 @@ class ExampleWriter:
         for n, raw in enumerate(tokenization.read_lines(input_file)):
             if self._on_progress and n % 64 == 0:
                 self._on_progress(self.stats)
+            stats["lines"] += 1
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -213,6 +218,7 @@ class ExampleWriter:
             )
         stats["bad_lines"] += bad_lines
         stats["tokens"] = self._example_builder.n_tokens
+        stats["long_lines"] = self._example_builder.n_long_lines
         self.report()
 
     def report(self):
@@ -223,9 +229,7 @@ class ExampleWriter:
     def _write(self, example):
         if example is None:
             return
-        self._writers[self.n_written % len(self._writers)].write(
-            example.SerializeToString()
-        )
+        self._writers[self.n_written % len(self._writers)].write(example)
         self.n_written += 1
         self.stats["examples"] = self.n_written
         self.stats["written"] = self._example_builder.n_example_tokens
@@ -235,11 +239,15 @@ class ExampleWriter:
             writer.close()
 
 
-def finalize_shards(output_dir, num_out_files):
-    """Renames every shard from its temporary name to its final name."""
-    for i in range(num_out_files):
-        path = os.path.join(output_dir, SHARD_NAME.format(i, num_out_files))
-        tf.io.gfile.rename(temp_name(path), path, overwrite=True)
+def looks_binary(path, head_size=1 << 16):
+    """True if the file's first `head_size` bytes hold a NUL byte or more
+    than BINARY_BAD_FRACTION of bytes that are not UTF-8."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        head = f.read(head_size)
+    if b"\0" in head:
+        return True
+    good = len(head.decode("utf-8", "ignore").encode("utf-8"))
+    return len(head) - good > BINARY_BAD_FRACTION * len(head)
 
 
 def job_writer(job_id, options, shared_stats=None, progress=None):
@@ -309,54 +317,15 @@ class BuildOptions:
     seed: Optional[int] = None
 
 
-class Progress:
-    """A throttled one-line progress report on stderr (documents, examples
-    and tokens per second)."""
-
-    def __init__(self, total_files, label="files", stream=None,
-                 interval=0.5):
-        self._total_files = total_files
-        self._label = label
-        self._stream = stream = stream or sys.stderr
-        self._tty = hasattr(stream, "isatty") and stream.isatty()
-        self._interval = interval if self._tty else 10.0
-        self._start = self._last = time.monotonic()
-        self._printed = False
-
-    def update(self, values, force=False):
-        now = time.monotonic()
-        if not force and now - self._last < self._interval:
-            return
-        self._last = now
-        v = dict(zip(STATS, values))
-        secs = max(now - self._start, 1e-9)
-        line = (
-            f"{self._label} {v['files']:,}/{self._total_files:,} | "
-            f"docs {v['docs']:,} ({v['docs'] / secs:,.0f}/s) | "
-            f"examples {v['examples']:,} ({v['examples'] / secs:,.0f}/s) | "
-            f"tokens {v['tokens']:,} ({v['tokens'] / secs:,.0f}/s) | "
-            f"{secs:,.1f}s"
-        )
-        end = "" if self._tty else "\n"
-        self._stream.write(("\r" if self._tty else "") + line + end)
-        self._stream.flush()
-        self._printed = True
-
-    def close(self):
-        if self._printed and self._tty:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
 def check_options(o):
-    """Raises ValueError/FileNotFoundError naming a bad input and the fix."""
+    """Raises ConfigError/MissingInputError naming a bad input and the fix."""
     if not o.input_files:
-        raise ValueError(
+        raise MissingInputError(
             "The corpus has no input files; point --corpus-dir at a "
             "directory of text files."
         )
     if not tf.io.gfile.exists(o.vocab_file):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"Vocab file {o.vocab_file} not found; pass --vocab-file (the "
             "bundled one is electra_tf/resources/vocab.txt, or make one "
             "with build_vocab.py)."
@@ -364,12 +333,12 @@ def check_options(o):
     tokenization.check_vocab(tokenization.load_vocab(o.vocab_file),
                              o.vocab_file)
     if o.max_seq_length < 5:
-        raise ValueError(
+        raise ConfigError(
             f"--max-seq-length must be at least 5 ([CLS] A [SEP] B [SEP] and "
             f"the shortest random target), got {o.max_seq_length}."
         )
     if o.num_processes < 1 or o.num_out_files < o.num_processes:
-        raise ValueError(
+        raise ConfigError(
             f"Need 1 <= --num-processes <= --num-out-files, got "
             f"{o.num_processes} processes and {o.num_out_files} files."
         )
@@ -381,32 +350,30 @@ def build(options, overwrite=False, show_progress=True, job=write_examples,
     process; returns a summary dict (also printed)."""
     o = options
     check_options(o)
-    # Deviation from reference: the original deletes --output-dir silently.
-    if tf.io.gfile.exists(o.output_dir) and tf.io.gfile.listdir(o.output_dir):
-        if not overwrite:
-            raise FileExistsError(
-                f"Output dir {o.output_dir} exists and is not empty; pass "
-                "--overwrite to delete it first (the original deleted it "
-                "silently), or choose another --output-dir."
-            )
-        tf.io.gfile.rmtree(o.output_dir)
-    tf.io.gfile.makedirs(o.output_dir)
+    created = shards.prepare_output_dir(o.output_dir, o.input_files, overwrite)
 
     start = time.monotonic()
     progress = (
-        Progress(len(o.input_files), input_label) if show_progress else None
+        build_cli.Progress(len(o.input_files), input_label)
+        if show_progress
+        else None
     )
-    if o.num_processes == 1:
-        totals = job(0, o, progress=progress)
-        totals = [totals[key] for key in STATS]
-    else:
-        totals = _run_jobs(o, progress, job)
-    if progress is not None:
-        progress.update(totals, force=True)
-        progress.close()
-    finalize_shards(o.output_dir, o.num_out_files)
-
-    v = dict(zip(STATS, totals))
+    try:
+        if o.num_processes == 1:
+            totals = job(0, o, progress=progress)
+            totals = [totals[key] for key in STATS]
+        else:
+            totals = _run_jobs(o, progress, job)
+        if progress is not None:
+            progress.update(totals, force=True)
+            progress.close()
+        v = dict(zip(STATS, totals))
+        check_written(v, input_label)
+    except BaseException:
+        shards.discard(o.output_dir, created)
+        raise
+    shards.finalize(o.output_dir, o.num_out_files)
+    warn(v, o.max_seq_length)
     summary = {
         "output_dir": o.output_dir,
         "inputs": v["files"],
@@ -421,6 +388,10 @@ def build(options, overwrite=False, show_progress=True, job=write_examples,
             else 0.0
         ),
         "lines_with_bad_utf8": v["bad_lines"],
+        "lines": v["lines"],
+        "bytes": v["bytes"],
+        "binary_files_skipped": v["binary_files"],
+        "long_lines": v["long_lines"],
         "seconds": time.monotonic() - start,
     }
     if show_progress:
@@ -436,17 +407,61 @@ def build(options, overwrite=False, show_progress=True, job=write_examples,
     return summary
 
 
+def check_written(v, input_label="files"):
+    """Raises DataError when a build wrote no example (counts say why)."""
+    if v["examples"]:
+        return
+    binary = (
+        f", {v['binary_files']:,} skipped as binary" if v["binary_files"]
+        else ""
+    )
+    raise DataError(
+        f"No example was written: the {v['files']:,} input {input_label} "
+        f"hold {v['lines']:,} lines, {v['bytes']:,} bytes and "
+        f"{v['tokens']:,} tokens{binary}; point --corpus-dir at text files "
+        "(one sentence or paragraph per line, blank lines between documents)."
+    )
+
+
+def warn(v, max_seq_length):
+    """Warns about skipped binary files and lines longer than an example
+    (their rest is lost)."""
+    if v["binary_files"]:
+        print(
+            f"WARNING: skipped {v['binary_files']:,} input file(s) that look "
+            "binary (a NUL byte or mostly invalid UTF-8 in the first 64 KiB).",
+            file=sys.stderr,
+        )
+    if v["long_lines"]:
+        print(
+            f"WARNING: {v['long_lines']:,} of {v['lines']:,} lines have more "
+            f"than {max_seq_length - 2} tokens; an example keeps at most "
+            f"{max_seq_length - 2} tokens of a line and drops the rest "
+            f"({v['tokens']:,} tokens read, {v['written']:,} written with "
+            "[CLS]/[SEP]). Put one sentence or paragraph per line.",
+            file=sys.stderr,
+        )
+
+
+def _job_process(job, job_id, options, shared, parent_pid):
+    shards.die_with_parent(parent_pid)
+    job(job_id, options, shared)
+
+
 def _run_jobs(options, progress, job):
-    """Runs one process per job; returns the summed counters."""
+    """Runs one process per job; returns the summed counters. The workers
+    end with the build (killed, interrupted or failed)."""
     ctx = multiprocessing.get_context("spawn")  # TF is not fork-safe
     width = len(STATS)
     shared = ctx.Array("q", options.num_processes * width, lock=False)
     jobs = [
-        ctx.Process(target=job, args=(j, options, shared))
+        ctx.Process(
+            target=_job_process,
+            args=(job, j, options, shared, os.getpid()),
+            daemon=True,
+        )
         for j in range(options.num_processes)
     ]
-    for process in jobs:
-        process.start()
 
     def totals():
         return [
@@ -454,15 +469,25 @@ def _run_jobs(options, progress, job):
             for k in range(width)
         ]
 
-    while any(process.is_alive() for process in jobs):
-        jobs[0].join(0.2)
-        if progress is not None:
-            progress.update(totals())
+    try:
+        for process in jobs:
+            process.start()
+        while any(process.is_alive() for process in jobs):
+            jobs[0].join(0.2)
+            if any(p.exitcode not in (None, 0) for p in jobs):
+                break
+            if progress is not None:
+                progress.update(totals())
+    finally:
+        for process in jobs:
+            if process.is_alive():
+                process.terminate()
+                process.join()
     failed = [j for j, p in enumerate(jobs) if p.exitcode != 0]
     if failed:
         raise RuntimeError(
             f"Build jobs {failed} failed (see their errors above); no shard "
-            "was renamed to its final name."
+            "was written."
         )
     return totals()
 
@@ -470,7 +495,7 @@ def _run_jobs(options, progress, job):
 def corpus_files(corpus_dir):
     """Sorted files of a corpus directory (subdirectories are skipped)."""
     if not tf.io.gfile.isdir(corpus_dir):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"Corpus dir {corpus_dir} does not exist; pass --corpus-dir, a "
             "directory of text files."
         )
@@ -478,50 +503,9 @@ def corpus_files(corpus_dir):
     paths = [os.path.join(corpus_dir, n) for n in names]
     files = [p for p in paths if not tf.io.gfile.isdir(p)]
     if not files:
-        raise ValueError(
+        raise DataError(
             f"Corpus dir {corpus_dir} has no files; put text files there "
             "(one sentence or paragraph per line, blank lines between "
             "documents)."
         )
     return files
-
-
-def add_tokenizer_flags(parser):
-    """Adds the original's case and accent flags to an argparse parser."""
-    parser.add_argument("--do-lower-case", dest="do_lower_case",
-                        action="store_true", help="Lower-case (default).")
-    parser.add_argument("--no-lower-case", dest="do_lower_case",
-                        action="store_false", help="Keep the case.")
-    parser.add_argument("--do-strip-accents", "--strip-accents",
-                        dest="strip_accents", action="store_true",
-                        help="Strip accents when lower-casing (default).")
-    parser.add_argument("--no-strip-accents", dest="strip_accents",
-                        action="store_false", help="Keep accents.")
-    parser.set_defaults(do_lower_case=True, strip_accents=True)
-
-
-def add_shard_flags(parser, overwrite_help):
-    """Adds the flags shared by the TFRecord builders' CLIs."""
-    parser.add_argument("--max-seq-length", default=128, type=int,
-                        help="Tokens per example.")
-    parser.add_argument("--num-processes", default=1, type=int,
-                        help="Parallel worker processes.")
-    add_tokenizer_flags(parser)
-    # additions of this port
-    parser.add_argument("--num-out-files", default=1000, type=int,
-                        help="Number of output shards (original: 1000).")
-    parser.add_argument("--seed", default=None, type=int,
-                        help="Seed; job j uses random.Random(seed + j), so "
-                        "a build repeats exactly (default: unseeded).")
-    parser.add_argument("--overwrite", action="store_true",
-                        help=overwrite_help)
-    parser.add_argument("--quiet", action="store_true",
-                        help="No progress line or summary.")
-
-
-def run_cli(main):
-    """Runs a builder's `main`, turning bad input into a one-line error."""
-    try:
-        main()
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        sys.exit(f"error: {e}")

@@ -12,8 +12,11 @@ resumed at the same position.
 """
 
 import os
+import re
 
 import tensorflow as tf
+
+from electra_tf.errors import DataError
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 
@@ -45,7 +48,7 @@ def expand_file_patterns(file_patterns):
                 if not os.path.basename(path).endswith(".incomplete")
             )
     if not files:
-        raise ValueError(
+        raise DataError(
             f"No pre-training files match {file_patterns!r}; build them with "
             "build_pretraining_dataset.py or set pretrain_tfrecords to "
             "comma-separated globs of existing files."
@@ -53,41 +56,128 @@ def expand_file_patterns(file_patterns):
     return files
 
 
-def check_files(files, max_seq_length):
-    """Returns the non-empty files; fails early, naming the file, if the
-    data cannot be parsed: no records at all, or a first record lacking a
-    feature or of another length than `max_seq_length`."""
+def check_files(files, max_seq_length, vocab_size=None):
+    """Returns the non-empty files after `check_records` on each; fails
+    early, naming the file, if the data cannot be used: no records at all,
+    a first record lacking a feature or of another length than
+    `max_seq_length`, a corrupt file, or ids of another vocab."""
     non_empty = [f for f in files if tf.io.gfile.stat(f).length > 0]
     if not non_empty:
-        raise ValueError(
+        raise DataError(
             f"The {len(files)} pre-training file(s) ({files[0]}, ...) hold "
             "no records; rebuild them with build_pretraining_dataset.py on "
             "a corpus with text."
         )
     path = non_empty[0]
-    record = next(iter(tf.data.TFRecordDataset(path).take(1)))
-    example = tf.train.Example.FromString(record.numpy())
+    record = _first_record(path)
+    example = tf.train.Example.FromString(record)
     for name in FEATURES:
         feature = example.features.feature.get(name)
         if feature is None:
-            raise ValueError(
+            raise DataError(
                 f"{path}: records lack the feature {name!r} (expected "
                 f"{', '.join(FEATURES)}); rebuild the data with "
                 "build_pretraining_dataset.py."
             )
         length = len(feature.int64_list.value)
         if length != max_seq_length:
-            raise ValueError(
+            raise DataError(
                 f"{path}: feature {name!r} has {length} values but "
                 f"max_seq_length is {max_seq_length}; rebuild with "
                 f"--max-seq-length {max_seq_length} or set max_seq_length "
                 f"to {length}."
             )
+    for path in non_empty:
+        check_records(path, max_seq_length, vocab_size)
     return non_empty
 
 
+def _first_record(path):
+    try:
+        return next(iter(tf.data.TFRecordDataset(path).take(1))).numpy()
+    except (StopIteration, tf.errors.DataLossError):
+        check_records(path, None)  # raises, naming the offset
+        raise
+
+
+# (path, size, mtime, max_seq_length) -> largest input id, so that the
+# training and evaluation pipelines of one run read each file once.
+_CHECKED = {}
+
+
+def check_records(path, max_seq_length, vocab_size=None):
+    """Reads every record of a TFRecord file (CRCs checked by TensorFlow's
+    reader, in C++) and raises DataError naming the file and the byte offset
+    when it is corrupt or truncated, or the largest id when it is not below
+    `vocab_size` (data built with another vocab). Returns the largest
+    input id (None without `max_seq_length`)."""
+    stat = tf.io.gfile.stat(path)
+    key = (path, stat.length, stat.mtime_nsec, max_seq_length)
+    if key not in _CHECKED:
+        _CHECKED[key] = _scan(path, stat.length, max_seq_length)
+    max_id = _CHECKED[key]
+    if vocab_size is not None and max_id is not None and max_id >= vocab_size:
+        raise DataError(
+            f"{path}: holds input id {max_id} but the vocab has {vocab_size} "
+            "ids; the data was built with another vocab. Rebuild it with "
+            "this model's vocab, or set vocab_size to the vocab the data "
+            "was built with."
+        )
+    return max_id
+
+
+def _scan(path, size, max_seq_length):
+    """(bytes framed by whole records, largest input id) of one file."""
+    d = tf.data.TFRecordDataset(path).batch(1024)
+    if max_seq_length is None:
+        d = d.map(lambda r: (_framed_bytes(r), tf.constant(-1, tf.int64)))
+    else:
+        spec = {"input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64)}
+        d = d.map(
+            lambda r: (
+                _framed_bytes(r),
+                tf.reduce_max(tf.io.parse_example(r, spec)["input_ids"]),
+            )
+        )
+    zero = tf.constant(0, tf.int64)
+    try:
+        framed, max_id = d.reduce(
+            (zero, tf.constant(-1, tf.int64)),
+            lambda s, b: (s[0] + b[0], tf.maximum(s[1], b[1])),
+        )
+    except tf.errors.DataLossError as e:
+        offset = re.search(r"(?:record|bytes) at (\d+)", e.message)
+        where = f"at byte {offset.group(1)}" if offset else "(offset unknown)"
+        raise DataError(
+            f"{path}: corrupt TFRecord data {where} of {size:,} bytes; "
+            "rebuild the file (build_pretraining_dataset.py) or remove it."
+        ) from None
+    except tf.errors.InvalidArgumentError as e:
+        first = e.message.strip().splitlines()[0]
+        raise DataError(
+            f"{path}: a record is not a pre-training example of "
+            f"max_seq_length {max_seq_length} ({first}); rebuild the data "
+            "with build_pretraining_dataset.py."
+        ) from None
+    framed = int(framed)
+    if framed != size:
+        # TensorFlow's reader stops silently at a cut record header.
+        raise DataError(
+            f"{path}: truncated or corrupt TFRecord data at byte {framed:,} "
+            f"of {size:,} (the bytes after the last whole record do not "
+            "form a record); rebuild the file or remove it."
+        )
+    return int(max_id) if max_seq_length is not None else None
+
+
+def _framed_bytes(records):
+    # A TFRecord is length (8 bytes), its CRC (4), the data, its CRC (4).
+    lengths = tf.strings.length(records, unit="BYTE")
+    return tf.reduce_sum(tf.cast(lengths, tf.int64) + 16)
+
+
 def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
-                 is_training=True, input_context=None):
+                 is_training=True, input_context=None, vocab_size=None):
     """An infinite, shuffled dataset of {input_ids, input_mask, segment_ids}
     int32 [B, L] batches (drop_remainder=True).
 
@@ -103,11 +193,17 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
         for the original's signature.
       input_context: a `tf.distribute.InputContext`; files (or, with fewer
         files than pipelines, records) are split across pipelines.
+      vocab_size: when given, every file is checked to hold no id >= it.
+
+    Every file is read once before training (`check_records`): a corrupt,
+    truncated or other-vocab shard fails here, naming the file.
     """
     del is_training
     # Empty shards (a small corpus spread over many files) are left out:
     # a repeated stream of empty files would never yield a record.
-    files = check_files(expand_file_patterns(file_patterns), max_seq_length)
+    files = check_files(
+        expand_file_patterns(file_patterns), max_seq_length, vocab_size
+    )
     num_pipelines, pipeline_id = 1, 0
     if input_context is not None:
         num_pipelines = input_context.num_input_pipelines
@@ -144,7 +240,8 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
 
 def input_fn(config, is_training, input_context=None):
     """The pre-training dataset for a PretrainingConfig-like object (fields
-    pretrain_tfrecords, train/eval_batch_size, max_seq_length, seed).
+    pretrain_tfrecords, train/eval_batch_size, max_seq_length, seed,
+    vocab_size).
 
     Evaluation reads the training files too (as the original) but with
     seed + 2, so that it does not replay the first training batches.
@@ -156,4 +253,5 @@ def input_fn(config, is_training, input_context=None):
         seed=config.seed if is_training else config.seed + 2,
         is_training=is_training,
         input_context=input_context,
+        vocab_size=config.vocab_size,
     )

@@ -3,14 +3,16 @@
 
 Layout as in the original: vocab `<data_dir>/vocab.txt`, archives in
 `<data_dir>/openwebtext/`, output `<data_dir>/pretrain_tfrecords/`, scratch
-`<data_dir>/tmp/job_<id>/`. Blank lines are skipped, so each extracted text
+a new `<data_dir>/tmp/job_<id>_*/`. Blank lines are skipped, so each extracted text
 file is one document. Archives are split across jobs like input files.
 """
 
 import os
 import shutil
 import tarfile
+import tempfile
 
+from electra_tf.errors import MissingInputError
 from electra_tf.pretraining import build_dataset
 
 
@@ -20,7 +22,7 @@ def options_for(data_dir, max_seq_length=128, num_processes=1,
     """BuildOptions for the OpenWebText layout under `data_dir`."""
     owt_dir = os.path.join(data_dir, "openwebtext")
     if not os.path.isdir(owt_dir):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{owt_dir} does not exist; extract the OpenWebText archives "
             "(openwebtext.tar.xz) into <data-dir>/openwebtext."
         )
@@ -45,10 +47,15 @@ def write_owt_examples(job_id, options, shared_stats=None, progress=None):
         job_id, options, shared_stats, progress
     )
     data_dir = os.path.dirname(os.path.normpath(options.output_dir))
-    scratch = os.path.join(data_dir, "tmp", f"job_{job_id}")
+    os.makedirs(os.path.join(data_dir, "tmp"), exist_ok=True)
+    # Deviation from reference: a new scratch dir (the original clears
+    # tmp/job_<id>, which may hold the user's files).
+    scratch = tempfile.mkdtemp(
+        prefix=f"job_{job_id}_", dir=os.path.join(data_dir, "tmp")
+    )
     rng.shuffle(archives)
     for archive in archives:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch)
         os.makedirs(scratch)
         with tarfile.open(archive) as tar:
             tar.extractall(scratch, filter="data")
