@@ -8,9 +8,10 @@ build_openwebtext_pretraining_dataset.py, plus --seed, --num-out-files,
 
 import argparse
 
-from electra_tf import tf_startup
+from electra_tf import cli
 
-tf_startup.import_quietly()  # before anything imports TensorFlow
+# Before anything imports TensorFlow.
+cli.import_tensorflow_quietly(whole_run=False)
 
 from electra_tf.errors import run_cli  # noqa: E402
 from electra_tf.pretraining import (  # noqa: E402

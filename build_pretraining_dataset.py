@@ -7,9 +7,10 @@ electra_tf/pretraining/build_dataset.py.
 
 import argparse
 
-from electra_tf import tf_startup
+from electra_tf import cli
 
-tf_startup.import_quietly()  # before anything imports TensorFlow
+# Before anything imports TensorFlow.
+cli.import_tensorflow_quietly(whole_run=False)
 
 from electra_tf.errors import run_cli  # noqa: E402
 from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402

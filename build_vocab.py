@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 
-from electra_tf import tf_startup
+from electra_tf import cli
 
-tf_startup.import_quietly()  # before anything imports TensorFlow
+# Before anything imports TensorFlow.
+cli.import_tensorflow_quietly(whole_run=False)
 
 from electra_tf import vocab_builder  # noqa: E402
 from electra_tf.errors import OutputExistsError, run_cli  # noqa: E402

@@ -8,9 +8,10 @@ log progress and warnings to stdout, and TensorFlow's C++ start-up lines
 import logging
 import os
 import sys
+import tempfile
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly(whole_run=True):
     """Imports TensorFlow with its C++ logging kept off stderr; returns the
     `tensorflow` module.
 
@@ -18,15 +19,38 @@ def import_tensorflow_quietly():
     absl writes before it is initialised, nor some run-time ones, so while
     the level is 2 or more, file descriptor 2 (where C++ code writes) points
     at /dev/null and Python's `sys.stderr` keeps the real stderr. Set
-    TF_CPP_MIN_LOG_LEVEL=0 to see TensorFlow's C++ logs.
+    TF_CPP_MIN_LOG_LEVEL=0 to see TensorFlow's C++ logs. With
+    `whole_run=False` only the import's lines are held back (and shown if
+    the import fails), for tools whose worker processes inherit fd 2.
     """
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if level.isdigit() and int(level) >= 2:
+    if "tensorflow" in sys.modules or not (level.isdigit() and int(level) >= 2):
+        import tensorflow as tf
+    elif whole_run:
         _native_stderr_to_devnull()
-    import tensorflow as tf
-
+        import tensorflow as tf
+    else:
+        tf = _import_holding_stderr()
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def _import_holding_stderr():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tensorflow
 
 
 def _native_stderr_to_devnull():
