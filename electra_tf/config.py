@@ -290,6 +290,7 @@ class PretrainingConfig(_RunConfig):
     results_pkl: Optional[str] = None
     # additions of this port (README, "Deviations")
     mask_without_replacement: bool = False
+    write_original_checkpoint: bool = False
 
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.conversion.loading import load_pretraining_checkpoint
+from electra_tf.checkpoints import load_pretraining_checkpoint
 from pretraining_helpers import HERE, ROOT, make_data_dir, run_python
 
 TWO_CPUS = """

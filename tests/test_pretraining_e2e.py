@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import electra_tf.pretraining
 from electra_tf.config import HparamError, PretrainingConfig
-from electra_tf.conversion.loading import load_pretraining_checkpoint
+from electra_tf.checkpoints import load_pretraining_checkpoint
 from electra_tf.pretraining import data
 from electra_tf.pretraining.default_data import ensure_default_data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics, auc_thresholds

@@ -23,8 +23,9 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from electra_tf import optimization
+from electra_tf.checkpoints import finetuned as checkpoints
 from electra_tf.config import HparamError
-from electra_tf.finetuning import checkpoints
+from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import task_builder
 from electra_tf.models.finetuner import FinetuningModel
@@ -37,6 +38,18 @@ LOG_EVERY_SECONDS = 5.0
 GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
 
 
+def head_specs(tasks):
+    """The task heads of a FinetuningModel, as saved beside its weights."""
+    return [
+        {
+            "name": t.name,
+            "head_type": t.head_type,
+            "num_labels": getattr(t, "num_labels", None),
+        }
+        for t in tasks
+    ]
+
+
 def build_model(config, tasks):
     """The FinetuningModel of `config` with one head per task."""
     model_config = config.disc_config()
@@ -45,17 +58,9 @@ def build_model(config, tasks):
             f"max_seq_length {config.max_seq_length} exceeds the model's "
             f"max_position_embeddings {model_config.max_position_embeddings}."
         )
-    specs = [
-        {
-            "name": t.name,
-            "head_type": t.head_type,
-            "num_labels": getattr(t, "num_labels", None),
-        }
-        for t in tasks
-    ]
     return FinetuningModel(
         model_config,
-        specs,
+        head_specs(tasks),
         beam_size=config.beam_size,
         joint_prediction=config.joint_prediction,
         answerable_classifier=config.answerable_classifier,
@@ -328,6 +333,20 @@ def run(config):
         return _run_trials(config, strategy)
 
 
+def _check_not_input(config, model_dir):
+    """Refuses to replace the directory the run loads its weights from."""
+    if not (config.do_train and config.init_checkpoint):
+        return
+    source = os.path.abspath(config.init_checkpoint)
+    target = os.path.abspath(model_dir)
+    if source == target or source.startswith(target + os.sep):
+        raise OutputExistsError(
+            f"init_checkpoint {config.init_checkpoint} is inside this run's "
+            f"trial directory {model_dir}, which training replaces. Copy it "
+            "elsewhere first, or set model_dir to another directory."
+        )
+
+
 def _run_trials(config, strategy):
     chief = distribution.is_chief(strategy)
     if chief:
@@ -345,10 +364,11 @@ def _run_trials(config, strategy):
             seed,
             model_dir,
         )
+        _check_not_input(config, model_dir)
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)
-            tf.io.gfile.makedirs(model_dir)
+            checkpoints.write_description(model_dir, config, head_specs(tasks))
         keras.utils.set_random_seed(seed)
         runner = ModelRunner(config, tasks, model_dir, seed, strategy)
         if config.do_train:

@@ -142,6 +142,8 @@ def train(
     `steps_per_call` steps never cross one. Progress is printed at most
     every `log_every_seconds` (and written as TensorBoard scalars to
     `summary_dir`). Returns the last step's scalars as floats.
+    `checkpointer` has `save(step)`, `latest` and `last_finite(step)` (the
+    newest checkpoint older than `step` whose weights were finite).
     Raises NonFiniteLossError naming the step and the last good checkpoint.
     """
     run = make_train_function(
@@ -165,12 +167,9 @@ def train(
         }
         previous, step = step, int(optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in scalars.items() if "loss" in k):
-            raise NonFiniteLossError(
-                f"Non-finite loss ({_format_scalars(scalars)}) within steps "
-                f"{previous + 1}-{previous + count}. Last good checkpoint: "
-                f"{checkpointer.latest or 'none'}. Lower learning_rate or "
-                "check the data, then re-run to resume from that checkpoint."
-            )
+            raise NonFiniteLossError(_non_finite_message(
+                scalars, previous, count, checkpointer
+            ))
         done = step >= num_train_steps
         if (step % save_checkpoints_steps == 0 or done) and step != last_saved:
             checkpointer.save(step)
@@ -200,6 +199,32 @@ def train(
         f"{checkpointer.latest}"
     )
     return scalars
+
+
+def _non_finite_message(scalars, previous, count, checkpointer):
+    """Names the newest checkpoint whose weights still gave a finite loss:
+    the one saved at step `previous` gave the non-finite loss itself (its
+    weights make step previous + 1's loss), so it is not it."""
+    good = checkpointer.last_finite(previous)
+    latest = checkpointer.latest
+    if good is None:
+        where = (
+            "No checkpoint saved before it had a finite loss; restart "
+            "from scratch with a lower learning_rate or check the data."
+        )
+    else:
+        newer = "" if good == latest else (
+            f" (first make it the latest: delete the newer checkpoints "
+            f"after it, up to {latest})"
+        )
+        where = (
+            f"The last checkpoint whose loss was finite is {good}; resume "
+            f"from it{newer} with a lower learning_rate, or check the data."
+        )
+    return (
+        f"Non-finite loss ({_format_scalars(scalars)}) within steps "
+        f"{previous + 1}-{previous + count}. {where}"
+    )
 
 
 def _log_progress(log, writer, step, total, scalars, steps_rate, batch, elapsed):
