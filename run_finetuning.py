@@ -6,13 +6,14 @@
 `--hparams` is a JSON dict or the path of a `.json` file. Raw data is read
 from `<data-dir>/finetuning_data/<task>/`, the pre-trained model from
 `<data-dir>/models/<model-name>`; results go to
-`<data-dir>/models/<model-name>/results/`.
+`<data-dir>/models/<model-name>/results/`. Logs go to stdout; a bad input
+ends the run with one `error:` line on stderr (exit 2).
 """
 
 import argparse
-import logging
 
-import electra_tf.finetuning
+from electra_tf import cli
+from electra_tf import errors
 from electra_tf.config import FinetuningConfig
 
 
@@ -34,15 +35,15 @@ def main(argv=None):
         help="JSON dict of hyperparameters or a .json path.",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    cli.log_to_stdout()
     config = FinetuningConfig.from_hparams(
         args.model_name, args.data_dir, args.hparams
     )
+    cli.import_tensorflow_quietly()
+    import electra_tf.finetuning
+
     electra_tf.finetuning.run(config)
 
 
 if __name__ == "__main__":
-    main()
+    errors.run_cli(main)

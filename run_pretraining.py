@@ -7,17 +7,17 @@ Reads `<data-dir>/pretrain_tfrecords/pretrain_data.tfrecord*` and
 `<data-dir>/vocab.txt`; checkpoints go to `<data-dir>/models/<model-name>`
 and a re-run resumes from them. Without `--data-dir`, the bundled State of
 the Union corpus is turned into pre-training data once (cached) and used.
-`--hparams` is a JSON dict or the path of a `.json` file.
+`--hparams` is a JSON dict or the path of a `.json` file. Progress goes to
+stdout; a bad input ends the run with one `error:` line on stderr (exit 2).
 """
 
 import argparse
+import logging
 import os
 
-import tensorflow as tf
-
-import electra_tf.pretraining
+from electra_tf import cli
+from electra_tf import errors
 from electra_tf.config import PretrainingConfig
-from electra_tf.pretraining.default_data import ensure_default_data
 
 
 def main(argv=None):
@@ -35,7 +35,13 @@ def main(argv=None):
         "--hparams", default="{}", help="JSON dict of hyperparameters or a .json path."
     )
     args = parser.parse_args(argv)
-    tf.get_logger().setLevel("ERROR")
+    cli.log_to_stdout(logging.WARNING)
+    if args.data_dir:  # bad hparams fail before TensorFlow starts
+        PretrainingConfig.from_hparams(args.model_name, args.data_dir, args.hparams)
+    cli.import_tensorflow_quietly()
+    import electra_tf.pretraining
+    from electra_tf.pretraining.default_data import ensure_default_data
+
     data_dir = args.data_dir or ensure_default_data()
     config = PretrainingConfig.from_hparams(args.model_name, data_dir, args.hparams)
     print(f"Model directory: {os.path.abspath(config.model_dir)}", flush=True)
@@ -43,4 +49,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    errors.run_cli(main)

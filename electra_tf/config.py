@@ -5,7 +5,8 @@ run_pretraining.py `get_generator_config`, configure_pretraining.py and
 configure_finetuning.py, including the original order in which defaults, debug
 values, per-size and per-task defaults and user hparams are applied.
 Configs are frozen dataclasses; every unknown key is an error that names the
-closest valid key.
+closest valid key, and every value is held against its type and range
+(hparam_ranges.py) when a config is built.
 """
 
 import dataclasses
@@ -14,11 +15,13 @@ import json
 import os
 from typing import Optional
 
+from electra_tf import errors
+from electra_tf.hparam_ranges import CLASS_RANGES
+from electra_tf.hparam_ranges import check_values
+from electra_tf.hparam_ranges import field_types
+
 # Transformer shape per model size: (hidden_size, num_hidden_layers).
 MODEL_SIZES = {"small": (256, 12), "base": (768, 12), "large": (1024, 24)}
-
-# Values of the `mixed_precision` hparam (Keras policy names).
-MIXED_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 # Debug mode shrinks the discriminator to this (spec 2.3).
 DEBUG_MODEL = dict(
@@ -29,8 +32,9 @@ DEBUG_MODEL = dict(
 )
 
 
-class HparamError(ValueError):
-    """A bad hyperparameter: an unknown key, a wrong value or malformed JSON."""
+# A bad hyperparameter: an unknown key, a wrong value or malformed JSON
+# (the name the runners import).
+HparamError = errors.ConfigError
 
 
 def _field_names(cls):
@@ -51,17 +55,20 @@ def check_keys(cls, keys, where="hparams"):
 
 
 def load_hparams(hparams):
-    """Reads `--hparams`: a dict, a JSON string, or a path ending in `.json`."""
+    """Reads `--hparams`: a dict, a JSON string, or the path of a JSON file.
+
+    Text that does not start with `{` or `[` is a path.
+    """
     if hparams is None:
         return {}
     if isinstance(hparams, dict):
         return dict(hparams)
     text = str(hparams).strip()
     source = "--hparams"
-    if text.endswith(".json"):
-        if not os.path.exists(text):
-            raise HparamError(
-                f"--hparams file '{text}' does not exist. Pass a JSON dict "
+    if text and not text.startswith(("{", "[")):
+        if not os.path.isfile(text):
+            raise errors.MissingInputError(
+                f"--hparams file '{text}' does not exist; pass a JSON dict "
                 "or the path of an existing .json file."
             )
         with open(text, encoding="utf-8") as f:
@@ -82,7 +89,19 @@ def load_hparams(hparams):
 
 
 class _Config:
-    """JSON round-trip shared by the frozen config dataclasses."""
+    """JSON round-trip and type/range checks of the config dataclasses."""
+
+    # How messages name a field: "hparam key" or "ModelConfig.key".
+    _where = "hparam "
+
+    def __post_init__(self):
+        cls = type(self)
+        check_values(
+            field_types(cls),
+            self.to_dict(),
+            where=self._where,
+            ranges=CLASS_RANGES.get(cls.__name__),
+        )
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -128,7 +147,10 @@ class ModelConfig(_Config):
     initializer_range: float = 0.02
     embedding_size: Optional[int] = None
 
+    _where = "ModelConfig."
+
     def __post_init__(self):
+        super().__post_init__()
         if self.hidden_size % self.num_attention_heads:
             raise HparamError(
                 f"hidden_size {self.hidden_size} is not a multiple of "
@@ -148,13 +170,12 @@ def get_bert_config(
     Heads and intermediate size are re-derived from the (possibly overridden)
     hidden size, then the overrides are applied again so explicit values win.
     """
-    if model_size not in MODEL_SIZES:
-        raise HparamError(
-            f"Unknown model_size '{model_size}'; use one of "
-            f"{', '.join(MODEL_SIZES)}."
-        )
+    check_values({"model_size": str}, {"model_size": model_size})
     overrides = dict(overrides or {})
     check_keys(ModelConfig, overrides, where="model_hparam_overrides")
+    check_values(
+        field_types(ModelConfig), overrides, where="model_hparam_overrides."
+    )
     hidden, layers = MODEL_SIZES[model_size]
     values = dict(hidden_size=hidden, num_hidden_layers=layers)
     values["vocab_size"] = vocab_size
@@ -185,12 +206,28 @@ def get_generator_config(disc_config, hidden_fraction, layers_fraction):
     )
 
 
-def _check_mixed_precision(name):
-    if name not in MIXED_PRECISIONS:
+def _check_vocab_size(config):
+    """The vocab file's tokens must all have an id below `vocab_size`."""
+    path = config.vocab_file
+    if not path or not os.path.isfile(path):
+        return
+    with open(path, "rb") as f:
+        n_tokens = sum(1 for _ in f)
+    if config.vocab_size < n_tokens:
         raise HparamError(
-            f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
-            f"got {name!r}."
+            f"hparam vocab_size = {config.vocab_size} is smaller than the "
+            f"{n_tokens} tokens of {path}; set vocab_size to at least "
+            f"{n_tokens} or use the vocab file the model was built with."
         )
+
+
+def _check_run_values(cls, hparams):
+    """The user's hparams against their types and ranges, before any
+    value is derived from them."""
+    check_keys(cls, hparams)
+    check_values(
+        field_types(cls), hparams, ranges=CLASS_RANGES.get(cls.__name__)
+    )
 
 
 def _defaults(cls):
@@ -295,7 +332,7 @@ class PretrainingConfig(_RunConfig):
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):
         hparams = load_hparams(hparams)
-        check_keys(cls, hparams)
+        _check_run_values(cls, hparams)
         # 1. defaults and paths derived from data_dir / model_name
         v = _defaults(cls)
         v.update(model_name=model_name, data_dir=data_dir)
@@ -339,14 +376,8 @@ class PretrainingConfig(_RunConfig):
     def validate(self):
         if self.do_train == self.do_eval:
             raise HparamError("Exactly one of do_train or do_eval must be True.")
-        if not 0.0 < self.mask_prob < 1.0:
-            raise HparamError(f"mask_prob must be in (0, 1), got {self.mask_prob}.")
-        if self.max_seq_length < 5:
-            raise HparamError(
-                f"max_seq_length must be at least 5, got {self.max_seq_length}."
-            )
-        _check_mixed_precision(self.mixed_precision)
-        self.disc_config()  # raises on a bad model_size or overrides
+        _check_vocab_size(self)
+        self.disc_config()  # raises on bad overrides
 
     def generator_config(self):
         """The generator's transformer config (spec 3.7 and 4.3)."""
@@ -422,7 +453,7 @@ class FinetuningConfig(_RunConfig):
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):
         hparams = load_hparams(hparams)
-        check_keys(cls, hparams)
+        _check_run_values(cls, hparams)
         # 1. defaults and paths (using task_names from the hparams)
         v = _defaults(cls)
         v.update(model_name=model_name, data_dir=data_dir)
@@ -495,13 +526,15 @@ class FinetuningConfig(_RunConfig):
         return config
 
     def validate(self):
-        if self.max_seq_length > 512:
-            raise HparamError(
-                f"max_seq_length must be at most 512, got {self.max_seq_length}."
-            )
         if not (self.do_train or self.do_eval):
             raise HparamError("At least one of do_train or do_eval must be True.")
-        _check_mixed_precision(self.mixed_precision)
+        for name in self.task_names:
+            if not isinstance(name, str):
+                raise HparamError(
+                    f"hparam task_names has {name!r}, a "
+                    f"{type(name).__name__}; use a list of task name strings."
+                )
+        _check_vocab_size(self)
         self.disc_config()
 
     @property

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from electra_tf.errors import ConfigError, MissingInputError
 from electra_tf.config import (
     FinetuningConfig,
     HparamError,
@@ -115,13 +116,13 @@ def test_unknown_and_invalid_hparams_are_named():
         pretraining(learning_rat=1e-3)
     with pytest.raises(HparamError, match="Exactly one of do_train or do_eval"):
         pretraining(do_eval=True)
-    with pytest.raises(HparamError, match="Unknown model_size 'medium'"):
+    with pytest.raises(HparamError, match="model_size = 'medium' is not accepted; use one of small"):
         pretraining(model_size="medium")
     with pytest.raises(HparamError, match="not a multiple of num_attention_heads"):
         pretraining(model_hparam_overrides={"hidden_size": 100, "num_attention_heads": 3})
-    with pytest.raises(HparamError, match="mixed_precision must be one of float32"):
+    with pytest.raises(HparamError, match="mixed_precision = 'float16' is not accepted; use one of float32"):
         pretraining(mixed_precision="float16")
-    with pytest.raises(HparamError, match="got 'bf16'"):
+    with pytest.raises(HparamError, match="mixed_precision = 'bf16'"):
         finetuning(mixed_precision="bf16")
 
 
@@ -134,8 +135,9 @@ def test_load_hparams_json_string_path_and_errors(tmp_path):
         load_hparams('{"debug": tru}')
     with pytest.raises(HparamError, match="must be a JSON object"):
         load_hparams("[1, 2]")
-    with pytest.raises(HparamError, match="does not exist"):
-        load_hparams(str(tmp_path / "missing.json"))
+    for missing in ("missing.json", "missing"):
+        with pytest.raises(MissingInputError, match=f"'.*{missing}' does not exist"):
+            load_hparams(str(tmp_path / missing))
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
     with pytest.raises(HparamError, match="bad.json is not valid JSON"):
@@ -191,7 +193,72 @@ def test_finetuning_sizes_debug_and_paths():
     assert (d.num_train_epochs, d.train_batch_size, d.use_tfrecords_if_existing) == (3.0, 32, False)
     assert d.init_checkpoint is None and d.preprocessed_data_dir.endswith("rte_tfrecords-debug")
     assert finetuning(task_names=["rte"], num_train_epochs=1.0).num_train_epochs == 1.0
-    with pytest.raises(HparamError, match="at most 512"):
+    with pytest.raises(HparamError, match=r"max_seq_length = 1024 is not accepted; use a number in \[3, 512\]"):
         finetuning(max_seq_length=1024)
     with pytest.raises(HparamError, match="task_names must be a non-empty list"):
-        finetuning(task_names="rte")
+        finetuning(task_names=[])
+
+
+@pytest.mark.parametrize(
+    "build, key, value, expected",
+    [
+        (pretraining, "learning_rate", -1, "learning_rate = -1 is not accepted; use a number > 0"),
+        (pretraining, "disc_weight", -50.0, "disc_weight = -50.0 is not accepted; use a number >= 0"),
+        (pretraining, "num_train_steps", -5, "num_train_steps = -5 is not accepted; use a number >= 1"),
+        (pretraining, "save_checkpoints_steps", 0, "save_checkpoints_steps = 0 is not accepted; use a number >= 1"),
+        (pretraining, "mask_prob", 1.5, r"mask_prob = 1.5 is not accepted; use a number in \(0, 1\)"),
+        (pretraining, "train_batch_size", "big", "train_batch_size = 'big' is a str; use an integer"),
+        (pretraining, "learning_rate", "1e-3", "learning_rate = '1e-3' is a str; use a number"),
+        (pretraining, "num_train_steps", "20", "num_train_steps = '20' is a str; use an integer"),
+        (pretraining, "num_train_steps", 2.5, "num_train_steps = 2.5 is a float; use an integer"),
+        (pretraining, "debug", "true", "debug = 'true' is a str; use true or false"),
+        (pretraining, "do_lower_case", 1, "do_lower_case = 1 is a int; use true or false"),
+        (pretraining, "vocab_file", 3, "vocab_file = 3 is a int; use a string or null"),
+        (pretraining, "model_hparam_overrides", [], r"model_hparam_overrides = \[\] is a list; use a dict"),
+        (pretraining, "embedding_size", 0, "embedding_size = 0 is not accepted; use a number >= 1"),
+        (finetuning, "warmup_proportion", 1.1, r"warmup_proportion = 1.1 is not accepted; use a number in \[0, 1\]"),
+        (finetuning, "num_train_epochs", 0, "num_train_epochs = 0 is not accepted; use a number > 0"),
+        (finetuning, "num_trials", 0, r"num_trials = 0 is not accepted; use a number -1 \(run until stopped\) or >= 1"),
+        (finetuning, "task_names", "rte", "task_names = 'rte' is a str; use a list"),
+        (finetuning, "layerwise_lr_decay", "0.8", "layerwise_lr_decay = '0.8' is a str"),
+        (finetuning, "distribution_strategy", "gpu", "distribution_strategy = 'gpu' is not accepted; use one of auto"),
+    ],
+)
+def test_values_outside_their_type_or_range_name_key_value_and_domain(
+    build, key, value, expected
+):
+    with pytest.raises(ConfigError, match=expected):
+        build(**{key: value})
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"hidden_size": "big"}, "model_hparam_overrides.hidden_size = 'big' is a str; use an integer"),
+        ({"hidden_dropout_prob": 1.0}, r"model_hparam_overrides.hidden_dropout_prob = 1.0 is not accepted; use a number in \[0, 1\)"),
+        ({"num_hidden_layers": -2}, "model_hparam_overrides.num_hidden_layers = -2 is not accepted"),
+        ({"hidden_act": "swish"}, "model_hparam_overrides.hidden_act = 'swish' is not accepted; use one of gelu"),
+    ],
+)
+def test_model_overrides_are_checked_before_use(overrides, expected):
+    with pytest.raises(ConfigError, match=expected):
+        pretraining(model_hparam_overrides=overrides)
+    with pytest.raises(ConfigError, match=r"ModelConfig.vocab_size = 0 is not accepted"):
+        ModelConfig(vocab_size=0)
+
+
+def test_valid_edge_values_are_accepted_unchanged():
+    c = pretraining(learning_rate=1, gen_weight=0, keep_checkpoint_max=0, num_warmup_steps=0)
+    assert (c.learning_rate, c.gen_weight, c.keep_checkpoint_max) == (1, 0, 0)
+    f = finetuning(num_trials=-1, warmup_proportion=0.0, qa_na_threshold=-10, seed=7)
+    assert (f.num_trials, f.warmup_proportion, f.qa_na_threshold) == (-1, 0.0, -10)
+
+
+def test_vocab_size_below_the_vocab_file_is_refused(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"t{i}\n" for i in range(40)))
+    assert pretraining(vocab_file=str(vocab), vocab_size=40).vocab_size == 40
+    with pytest.raises(ConfigError, match=r"vocab_size = 39 is smaller than the 40 tokens of .*vocab.txt"):
+        pretraining(vocab_file=str(vocab), vocab_size=39)
+    with pytest.raises(ConfigError, match="vocab_size = 10 is smaller than the 40 tokens"):
+        finetuning(vocab_file=str(vocab), vocab_size=10)

@@ -308,9 +308,9 @@ def test_cli_multitask_from_our_pretraining_run(tmp_path):
         cwd=ROOT, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Initialised the encoder from pre-training checkpoint" in proc.stderr
+    assert "Initialised the encoder from pre-training checkpoint" in proc.stdout
     # 64 rte + 2 x 64 sts records (double_unordered) / 16 x 8 epochs
-    assert "step 96/96" in proc.stderr
+    assert "step 96/96" in proc.stdout
     results_dir = data_dir / "models" / "ours" / "results"
     with open(results_dir / "rte,sts_results.pkl", "rb") as f:
         (results,) = pickle.load(f)

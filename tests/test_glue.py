@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf import errors
 from electra_tf.finetuning import glue
 from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import task_builder
@@ -275,3 +276,54 @@ def test_empty_dev_set_is_an_error(tmp_path):
     tasks = task_builder.get_tasks(config)
     with pytest.raises(ValueError, match="dev split of rte has no examples"):
         preprocessing.Preprocessor(config, tasks).prepare_predict(tasks, "dev")
+
+
+def test_cache_is_rebuilt_when_content_changes_with_size_and_mtime_kept(tmp_path):
+    rows = RTE_ROWS + [["2", "the cat", "a dog", "entailment"]]
+    path = write_tsv(tmp_path, "rte", "dev", rows)
+    stat = os.stat(path)
+    config = make_config(tmp_path, task_names=["rte"], max_seq_length=12, eval_batch_size=1)
+    tasks = task_builder.get_tasks(config)
+    pre = preprocessing.Preprocessor(config, tasks)
+    records, _ = pre.prepare_predict(tasks, "dev")
+    assert [int(r["rte_label_ids"]) for r in _read_records(pre, records)] == [0, 1, 0]
+    # Same size, same mtime, another label: the features must follow.
+    with open(path) as f:
+        text = f.read()
+    edited = text.replace("a dog\tentailment", "a dog\tnot_entailment", 1)
+    edited = edited.replace("not_entailment\n", "entailment\n", 1)
+    edited = edited.replace("The cat sat.", "The cat sat", 1) + " "
+    assert len(edited) == len(text) and edited != text
+    with open(path, "w") as f:
+        f.write(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    assert os.path.getsize(path) == stat.st_size
+    records, _ = pre.prepare_predict(tasks, "dev")
+    assert [int(r["rte_label_ids"]) for r in _read_records(pre, records)] == [0, 0, 1]
+
+
+def test_check_inputs_reads_dev_and_test_labels_before_training(tmp_path):
+    write_tsv(tmp_path, "rte", "train", RTE_ROWS)
+    write_tsv(tmp_path, "rte", "dev", RTE_ROWS + [["2", "a", "b", "entailed"]])
+    config = make_config(tmp_path, task_names=["rte"])
+    tasks = task_builder.get_tasks(config)
+    assert task_builder.splits_used(config, tasks[0]) == ["train", "dev"]
+    with pytest.raises(errors.DataError, match=(
+        r"rte/dev.tsv line 4: label 'entailed' is not one of "
+        r"\['entailment', 'not_entailment'\]; fix the label column")):
+        task_builder.check_inputs(config, tasks)
+    write_tsv(tmp_path, "rte", "dev", RTE_ROWS)
+    task_builder.check_inputs(config, tasks)
+    config = make_config(tmp_path, task_names=["rte"], write_test_outputs=True)
+    assert task_builder.splits_used(config, tasks[0]) == ["train", "dev", "test"]
+    with pytest.raises(errors.MissingInputError, match="rte/test.tsv does not exist"):
+        task_builder.check_inputs(config, task_builder.get_tasks(config))
+    write_tsv(tmp_path, "sts", "dev", [
+        ["i", "g", "f", "y", "o1", "o2", "s1", "s2", "score"],
+        ["0", "g", "f", "y", "1", "2", "the cat", "a cat", "high"],
+    ])
+    config = make_config(tmp_path, task_names=["sts"], do_train=False, init_checkpoint="x")
+    with pytest.raises(errors.DataError, match=(
+        r"sts/dev.tsv line 2: score 'high' is not a number in \[0.0, 5.0\]")):
+        task_builder.check_inputs(config, task_builder.get_tasks(config))

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from electra_tf import errors
 from electra_tf.finetuning import qa_metrics
 from electra_tf.finetuning import squad
 from electra_tf.finetuning import task_builder
@@ -291,3 +292,41 @@ def test_mrqa_reading_and_scoring(tmp_path):
     with open(config.qa_preds_file("newsqa")) as f:
         assert json.load(f) == {"m1": "the broncos", "m2": "1990."}
     assert results == {"exact_match": 100.0, "f1": 100.0}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"data": [', r"dev.json is not valid JSON \(Expecting value at line 1 column 11\)"),
+        ('{"version": "2.0"}', r"dev.json: 'data' is missing, not a list"),
+        ('{"data": [{"paragraphs": {}}]}', r"dev.json: data\[0\]: 'paragraphs' is a dict, not a list"),
+        ('{"data": [{"paragraphs": [{"context": 3, "qas": []}]}]}',
+         r"dev.json: data\[0\].paragraphs\[0\]: 'context' is a int, not a string"),
+        ('{"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q?"}]}]}]}',
+         r"dev.json: data\[0\].paragraphs\[0\].qas\[0\]: 'id' is missing, not a string"),
+        ('{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "a", "question": "q?", "answers": [{"answer_start": 0}]}]}]}]}',
+         r"qas\[0\]: 'text' is missing, not a string; fix the file \(SQuAD files are"),
+    ],
+)
+def test_bad_squad_files_name_file_position_and_format(tmp_path, text, expected):
+    path = write_squad(tmp_path, "squad", "dev", [])
+    with open(path, "w") as f:
+        f.write(text)
+    config = make_config(tmp_path, task_names=["squad"], do_train=False, init_checkpoint="x")
+    with pytest.raises(errors.DataError, match=expected):
+        task_builder.check_inputs(config, task_builder.get_tasks(config))
+
+
+def test_bad_mrqa_lines_and_squad_train_answers(tmp_path):
+    path = write_mrqa(tmp_path, "newsqa", "dev", [{"context": "c", "qas": []}])
+    with open(path, "a") as f:
+        f.write('{"context": "c", "qas": [}\n')
+    config = make_config(tmp_path, task_names=["newsqa"], do_train=False, init_checkpoint="x")
+    with pytest.raises(errors.DataError, match=r"newsqa/dev.jsonl line 3 is not valid JSON"):
+        task_builder.check_inputs(config, task_builder.get_tasks(config))
+    qa = _qa("q1", "Who?", "John", CONTEXT.index("John"))
+    qa["answers"][0]["answer_start"] = "15"
+    write_squad(tmp_path, "squad", "train", [{"context": CONTEXT, "qas": [qa]}])
+    config = make_config(tmp_path, task_names=["squad"], do_eval=False)
+    with pytest.raises(errors.DataError, match=r"train.json: data\[0\].paragraphs\[0\].qas\[0\]: 'answer_start' is a str, not an integer"):
+        task_builder.check_inputs(config, task_builder.get_tasks(config))

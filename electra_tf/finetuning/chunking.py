@@ -13,6 +13,7 @@ import pickle
 
 import tensorflow as tf
 
+from electra_tf import errors
 from electra_tf.finetuning import scorers
 from electra_tf.finetuning import tagging_utils
 from electra_tf.finetuning import task
@@ -91,7 +92,7 @@ class TaggingTask(task.Task):
                     TaggingExample(i, self.name, words, tags, label_mapping)
                 )
             except KeyError as e:
-                raise ValueError(
+                raise errors.DataError(
                     f"Task '{self.name}' {split} sentence {i}: tag "
                     f"{e.args[0]!r} is not in the label mapping "
                     f"{self.label_mapping_path} "
@@ -124,7 +125,7 @@ class TaggingTask(task.Task):
                 tags.update(tagging_utils.get_tags(spans, n, LABEL_ENCODING))
         if not tags:
             self.raw_file("train.txt")  # a clear error if nothing is there
-            raise ValueError(
+            raise errors.DataError(
                 f"Task '{self.name}': the CoNLL files in {directory} contain "
                 "no tagged words."
             )

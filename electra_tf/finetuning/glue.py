@@ -11,6 +11,7 @@ import logging
 
 import tensorflow as tf
 
+from electra_tf import errors
 from electra_tf.finetuning import scorers
 from electra_tf.finetuning import task
 
@@ -18,14 +19,18 @@ logger = logging.getLogger(__name__)
 
 
 class InputExample(task.Example):
-    """A single- or pair-sentence example; `label` is a string or float."""
+    """A single- or pair-sentence example; `label` is a string or float;
+    `line` is its 1-based line in the TSV file."""
 
-    def __init__(self, eid, task_name, text_a, text_b=None, label=None):
+    def __init__(
+        self, eid, task_name, text_a, text_b=None, label=None, line=None
+    ):
         super().__init__(task_name)
         self.eid = eid
         self.text_a = text_a
         self.text_b = text_b
         self.label = label
+        self.line = line
 
 
 def read_tsv(input_file, max_lines=None):
@@ -57,8 +62,11 @@ class SingleOutputTask(task.Task):
         # split -> number of rows that could not be parsed and were skipped
         self.malformed_rows = {}
 
+    def data_file(self, split):
+        return self.raw_file(self._file_split(split) + ".tsv")
+
     def get_examples(self, split):
-        path = self.raw_file(self._file_split(split) + ".tsv")
+        path = self.data_file(split)
         lines = read_tsv(path, max_lines=100 if self.config.debug else None)
         self.malformed_rows[split] = 0
         examples = self._create_examples(lines, split)
@@ -75,6 +83,31 @@ class SingleOutputTask(task.Task):
 
     def _file_split(self, split):
         return split
+
+    def check_split(self, split):
+        super().check_split(split)
+        if "test" in split or "diagnostic" in split:
+            return  # dummy labels
+        for example in self.get_examples(split):
+            problem = self._label_problem(example)
+            if problem:
+                raise errors.DataError(
+                    f"{self.data_file(split)} line {example.line}: "
+                    f"{problem}; fix the label column of that row."
+                )
+
+    def _label_problem(self, example):
+        """Why the example's label cannot be used, or None."""
+        raise NotImplementedError
+
+    def _add_features(self, features, example):
+        problem = self._label_problem(example)
+        if problem:
+            raise errors.DataError(
+                f"Task '{self.name}' example {example.eid}: {problem}; fix "
+                "the label column of the TSV file."
+            )
+        self._add_label(features, example)
 
     def _create_examples(self, lines, split):
         raise NotImplementedError
@@ -122,7 +155,7 @@ class SingleOutputTask(task.Task):
             if swap:
                 text_a, text_b = text_b, text_a
             examples.append(
-                InputExample(eid, self.name, text_a, text_b, label)
+                InputExample(eid, self.name, text_a, text_b, label, i + 1)
             )
         return examples
 
@@ -162,7 +195,7 @@ class SingleOutputTask(task.Task):
             )
         return [features]
 
-    def _add_features(self, features, example):
+    def _add_label(self, features, example):
         raise NotImplementedError
 
 
@@ -188,13 +221,12 @@ class ClassificationTask(SingleOutputTask):
             task.FeatureSpec(self.name + "_label_ids", []),
         ]
 
-    def _add_features(self, features, example):
+    def _label_problem(self, example):
         if example.label not in self.label_list:
-            raise ValueError(
-                f"Task '{self.name}' example {example.eid}: label "
-                f"{example.label!r} is not one of {self.label_list}. Check "
-                "the label column of the TSV file."
-            )
+            return f"label {example.label!r} is not one of {self.label_list}"
+        return None
+
+    def _add_label(self, features, example):
         label_id = self.label_list.index(example.label)
         features[self.name + "_label_ids"] = label_id
 
@@ -221,17 +253,20 @@ class RegressionTask(SingleOutputTask):
             task.FeatureSpec(self.name + "_targets", [], is_int_feature=False),
         ]
 
-    def _add_features(self, features, example):
+    def _label_problem(self, example):
         try:
             label = float(example.label)
         except ValueError:
             label = None
         if label is None or not self.min_value <= label <= self.max_value:
-            raise ValueError(
-                f"Task '{self.name}' example {example.eid}: label "
-                f"{example.label!r} is not a number in [{self.min_value}, "
-                f"{self.max_value}]. Check the score column of the TSV file."
+            return (
+                f"score {example.label!r} is not a number in "
+                f"[{self.min_value}, {self.max_value}]"
             )
+        return None
+
+    def _add_label(self, features, example):
+        label = float(example.label)
         target = (label - self.min_value) / self.max_value
         features[self.name + "_targets"] = target
 

@@ -16,30 +16,40 @@ import random
 import numpy as np
 import tensorflow as tf
 
+from electra_tf import errors
 from electra_tf.finetuning import task as task_lib
 
 logger = logging.getLogger(__name__)
 
-# Bump when featurisation changes so that older caches are rebuilt.
-CACHE_FORMAT_VERSION = 1
+# Bump when featurisation or the cache key changes so that older caches
+# are rebuilt.
+CACHE_FORMAT_VERSION = 2
 
 
-def _file_identity(path):
-    """SHA-1 of a (small) file's bytes, or None if it does not exist."""
+def _file_identity(path, chunk_size=1 << 24):
+    """SHA-1 of a file's bytes, or None if it does not exist."""
     if not path or not tf.io.gfile.exists(path):
         return None
+    digest = hashlib.sha1()
     with tf.io.gfile.GFile(path, "rb") as f:
-        return hashlib.sha1(f.read()).hexdigest()
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _raw_files(directory):
-    """{file name: [size, mtime]} of a task's raw data directory."""
+    """{file name: SHA-1 of its bytes} of a task's raw data directory.
+
+    Content, not size and mtime: an edit that keeps both must still
+    rebuild the features.
+    """
     if not tf.io.gfile.isdir(directory):
         return {}
     out = {}
     for name in sorted(tf.io.gfile.listdir(directory)):
-        stat = tf.io.gfile.stat(os.path.join(directory, name))
-        out[name] = [stat.length, stat.mtime_nsec]
+        path = os.path.join(directory, name)
+        if not tf.io.gfile.isdir(path):
+            out[name] = _file_identity(path)
     return out
 
 
@@ -138,7 +148,7 @@ class Preprocessor:
         if not examples:
             names = ", ".join(t.name for t in tasks)
             dirs = ", ".join(self._config.raw_data_dir(t.name) for t in tasks)
-            raise ValueError(
+            raise errors.DataError(
                 f"The {split} split of {names} has no examples; check the "
                 f"files in {dirs}."
             )

@@ -352,6 +352,7 @@ def _run_trials(config, strategy):
     if chief:
         logger.info("Config: %s", config.to_json())
     tasks = task_builder.get_tasks(config)
+    task_builder.check_inputs(config, tasks)
     results, trials = [], []
     trial = 1
     while config.num_trials < 0 or trial <= config.num_trials:

@@ -13,6 +13,7 @@ import logging
 
 import tensorflow as tf
 
+from electra_tf import errors
 from electra_tf.finetuning import qa_metrics
 from electra_tf.finetuning import task
 
@@ -51,6 +52,45 @@ class QAExample(task.Example):
         self.start_position = start_position
         self.end_position = end_position
         self.is_impossible = is_impossible
+
+
+SQUAD_FORMAT = (
+    'SQuAD files are {"data": [{"paragraphs": [{"context": str, "qas": '
+    '[{"id": str, "question": str, "answers": [{"text": str, '
+    '"answer_start": int}]}]}]}]}'
+)
+MRQA_FORMAT = (
+    'MRQA lines are {"context": str, "qas": [{"qid": str, "question": str, '
+    '"answers": [str], "detected_answers": [{"text": str, "char_spans": '
+    "[[int, int]]}]}]}"
+)
+
+
+def _kind_name(kind):
+    names = {str: "a string", int: "an integer", list: "a list"}
+    return names.get(kind, "an object")
+
+
+def _require(obj, key, kind, where, form):
+    """`obj[key]`, or a `DataError` naming the file position and format."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        raise errors.DataError(
+            f"{where}: {key!r} is {found}, not {_kind_name(kind)}; fix the "
+            f"file ({form})."
+        )
+    return value
+
+
+def _load_json(text, where, form):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise errors.DataError(
+            f"{where} is not valid JSON ({e.msg} at line {e.lineno} column "
+            f"{e.colno}); fix the file ({form})."
+        ) from None
 
 
 def is_whitespace(c):
@@ -134,8 +174,8 @@ class QATask(task.Task):
         if split not in self._examples:
             examples = []
             self.example_failures[split] = 0
-            for paragraph in self._read_paragraphs(split):
-                self._add_examples(examples, paragraph, split)
+            for where, paragraph in self._read_paragraphs(split):
+                self._add_examples(examples, paragraph, split, where)
             failures = self.example_failures[split]
             if failures:
                 logger.warning(
@@ -146,7 +186,7 @@ class QATask(task.Task):
                     failures,
                 )
             if failures and not examples:
-                raise ValueError(
+                raise errors.DataError(
                     f"{self.name} {split}: none of the {failures} answers "
                     "matches its character offsets in the context; check "
                     "answer_start / char_spans of the data file."
@@ -163,9 +203,51 @@ class QATask(task.Task):
         qid = qa.get("id", qa.get("qid"))
         logger.error("%s %s question %s: %s", self.name, split, qid, message)
 
-    def _add_examples(self, examples, paragraph, split):
-        doc_tokens, char_to_word_offset = _doc_tokens(paragraph["context"])
-        for qa in paragraph["qas"]:
+    def _check_qa(self, qa, split, where):
+        """The fields of a question that `split` needs, or a `DataError`."""
+        form = self._format
+        _require(qa, "question", str, where, form)
+        _require(qa, self._id_key, str, where, form)
+        if split == "train" and not qa.get("is_impossible"):
+            if "detected_answers" in qa:
+                for answer in _require(
+                    qa, "detected_answers", list, where, form
+                ):
+                    _require(answer, "text", str, where, form)
+                    spans = _require(answer, "char_spans", list, where, form)
+                    if not spans or not all(
+                        isinstance(span, list)
+                        and len(span) == 2
+                        and all(type(i) is int for i in span)
+                        for span in spans
+                    ):
+                        raise errors.DataError(
+                            f"{where}: 'char_spans' must be [[start, end], "
+                            f"...], got {spans!r}; fix the file ({form})."
+                        )
+            else:
+                for answer in _require(qa, "answers", list, where, form):
+                    _require(answer, "text", str, where, form)
+                    _require(answer, "answer_start", int, where, form)
+        elif split != "train" and "test" not in split:
+            # what the official evaluation scripts read
+            answers = _require(qa, "answers", list, where, form)
+            for answer in answers:
+                if not isinstance(answer, str):
+                    _require(answer, "text", str, where, form)
+            if not answers and not self.v2:
+                raise errors.DataError(
+                    f"{where}: 'answers' is empty; SQuAD 1.1 and MRQA "
+                    "evaluation need at least one gold answer per question."
+                )
+
+    def _add_examples(self, examples, paragraph, split, where):
+        form = self._format
+        context = _require(paragraph, "context", str, where, form)
+        qas = _require(paragraph, "qas", list, where, form)
+        doc_tokens, char_to_word_offset = _doc_tokens(context)
+        for q, qa in enumerate(qas):
+            self._check_qa(qa, split, f"{where}.qas[{q}]")
             start_position = end_position = orig_answer_text = None
             is_impossible = False
             if split == "train":
@@ -250,7 +332,10 @@ class QATask(task.Task):
             else:
                 tok_end = len(all_doc_tokens) - 1
             tok_start, tok_end = _improve_answer_span(
-                all_doc_tokens, tok_start, tok_end, tokenizer,
+                all_doc_tokens,
+                tok_start,
+                tok_end,
+                tokenizer,
                 example.orig_answer_text,
             )
 
@@ -322,8 +407,11 @@ class QATask(task.Task):
                 features[name + "_is_impossible"] = int(example.is_impossible)
             if log:
                 logger.info(
-                    "%s example %d span %d: tokens %s", self.name,
-                    example.eid, doc_span_index, " ".join(tokens),
+                    "%s example %d span %d: tokens %s",
+                    self.name,
+                    example.eid,
+                    doc_span_index,
+                    " ".join(tokens),
                 )
             all_features.append(features)
         return all_features
@@ -335,34 +423,51 @@ class QATask(task.Task):
 class SQuADTask(QATask):
     """SQuAD JSON (`<split>.json`, `<split>-debug.json` in debug mode)."""
 
+    _format = SQUAD_FORMAT
+    _id_key = "id"
+
     def data_file(self, split):
         suffix = "-debug" if self.config.debug else ""
         return self.raw_file(split + suffix + ".json")
 
     def _read_paragraphs(self, split):
-        with tf.io.gfile.GFile(self.data_file(split), "r") as f:
-            data = json.load(f)["data"]
-        for entry in data:
-            yield from entry["paragraphs"]
+        """(position, paragraph) pairs; positions name the file."""
+        path = self.data_file(split)
+        with tf.io.gfile.GFile(path, "r") as f:
+            dataset = _load_json(f.read(), path, SQUAD_FORMAT)
+        data = _require(dataset, "data", list, path, SQUAD_FORMAT)
+        for a, entry in enumerate(data):
+            where = f"{path}: data[{a}]"
+            paragraphs = _require(
+                entry, "paragraphs", list, where, SQUAD_FORMAT
+            )
+            for p, paragraph in enumerate(paragraphs):
+                yield f"{where}.paragraphs[{p}]", paragraph
 
 
 class MRQATask(QATask):
     """MRQA JSON lines (`<split>.jsonl`, a `header` line skipped)."""
 
+    _format = MRQA_FORMAT
+    _id_key = "qid"
+
     def data_file(self, split):
         return self.raw_file(split + ".jsonl")
 
     def _read_paragraphs(self, split):
-        with tf.io.gfile.GFile(self.data_file(split), "r") as f:
+        """(position, paragraph) pairs; positions name file and line."""
+        path = self.data_file(split)
+        with tf.io.gfile.GFile(path, "r") as f:
             for i, line in enumerate(f):
                 if self.config.debug and i > 10:
                     break
                 if not line.strip():
                     continue
-                paragraph = json.loads(line)
-                if "header" in paragraph:
+                where = f"{path} line {i + 1}"
+                paragraph = _load_json(line, where, MRQA_FORMAT)
+                if isinstance(paragraph, dict) and "header" in paragraph:
                     continue
-                yield paragraph
+                yield where, paragraph
 
 
 def _squad(name, v2):

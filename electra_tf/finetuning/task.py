@@ -12,6 +12,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from electra_tf import errors
+
 logger = logging.getLogger(__name__)
 
 
@@ -89,6 +91,16 @@ class Task:
     def get_examples(self, split):
         raise NotImplementedError
 
+    def check_split(self, split):
+        """Reads `split` and raises `DataError` if the run could not use it
+        (no examples; subclasses check labels): done for every split a run
+        uses before its first training step."""
+        if not self.get_examples(split):
+            raise errors.DataError(
+                f"Task '{self.name}': the {split} split has no examples; "
+                f"check its file in {self.config.raw_data_dir(self.name)}."
+            )
+
     def featurize(self, example, is_training, log=False):
         """A list of feature dicts (QA windows make several per example)."""
         raise NotImplementedError
@@ -112,7 +124,7 @@ class Task:
                 problem = f"the task directory {directory} does not exist"
             else:
                 problem = f"{path} does not exist"
-            raise FileNotFoundError(
+            raise errors.MissingInputError(
                 f"Task '{self.name}': {problem}. Put the raw data in "
                 f"<data-dir>/finetuning_data/{self.name}/ named as the "
                 "original expects (README, 'Fine-tuning data')."
