@@ -220,11 +220,14 @@ def write_checkpoint(directory, step, tensors, max_to_keep=None):
     if max_to_keep:
         dropped, kept = kept[:-max_to_keep], kept[-max_to_keep:]
     # Relative paths, as TF1 Savers write, so the directory can move.
-    tf.compat.v1.train.update_checkpoint_state(
-        directory,
-        os.path.basename(prefix),
-        [os.path.basename(p) for p in kept],
-    )
+    lines = [f'model_checkpoint_path: "{os.path.basename(prefix)}"']
+    lines += [
+        f'all_model_checkpoint_paths: "{os.path.basename(p)}"' for p in kept
+    ]
+    index = os.path.join(directory, "checkpoint")
+    with tf.io.gfile.GFile(index + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    tf.io.gfile.rename(index + ".tmp", index, overwrite=True)
     for old in dropped:
         for path in tf.io.gfile.glob(old + ".*"):
             tf.io.gfile.remove(path)
