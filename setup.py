@@ -22,6 +22,7 @@ setuptools.setup(
         "tensorflow-text>=2.21,<2.22",
         "numpy",
         "absl-py",
+        "safetensors",
     ],
     extras_require={"test": ["pytest"]},
 )
