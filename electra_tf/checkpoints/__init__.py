@@ -4,7 +4,8 @@ Formats: `ours` (this package's pre-training checkpoints: the original TF1
 layout plus `electra_tf/` keys, with `pretrain_config.json` beside them),
 `original` (google-research/electra TF1 checkpoints; their hparams must be
 passed), `finetuned` (this package's fine-tuned models, with
-`finetune_config.json`). Pre-training resume and eval, fine-tuning init and
+`finetune_config.json`) and `huggingface` (HF ELECTRA or BERT folders:
+config.json + model.safetensors). Pre-training resume and eval, fine-tuning init and
 eval-only, conversion and export all load through `describe` and the
 `load_*` functions here.
 """
@@ -14,7 +15,7 @@ import os
 import re
 from typing import Optional
 
-from electra_tf.checkpoints import finetuned, ours
+from electra_tf.checkpoints import finetuned, huggingface, ours
 from electra_tf.checkpoints.original import (
     CheckpointCorruptError,
     CheckpointMismatchError,
@@ -61,6 +62,15 @@ class Description:
     do_lower_case: bool = True
     strip_accents: Optional[bool] = None
     prefix: Optional[str] = None
+    hf: Optional[object] = dataclasses.field(default=None, repr=False)
+
+# What each Hugging Face role holds, in `Description.kinds` terms.
+HF_KINDS = {
+    "discriminator": ("discriminator", "encoder"),
+    "generator": ("generator",),
+    "encoder": ("encoder",),
+    "token_classification": ("encoder",),
+}
 
 
 def save_pretraining_config(config, model_dir):
@@ -115,6 +125,21 @@ def describe(path, hparams=None):
     `hparams` (dict, JSON string or path) configure an original checkpoint
     and, when given, override a saved pre-training config.
     """
+    if os.path.isdir(path) and huggingface.is_hf_folder(path):
+        hf = huggingface.read(path)
+        tasks = sorted(
+            {n.split("/")[1] for n in hf.weights if n.startswith("task_specific/")}
+        )
+        return Description(
+            path=path,
+            format="huggingface",
+            kinds=HF_KINDS[hf.role] + tuple(f"task:{t}" for t in tasks),
+            config=hf.model_config,
+            vocab_file=hf.vocab_file,
+            do_lower_case=hf.do_lower_case,
+            strip_accents=hf.strip_accents,
+            hf=hf,
+        )
     folder = _checkpoint_folder(path)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, "checkpoint")):
         raise CheckpointError(
@@ -180,6 +205,8 @@ def load_pretrainer(path, hparams=None):
     from electra_tf.models.pretrainer import ElectraPretrainer
 
     description = describe(path, hparams)
+    if description.format == "huggingface":
+        return _hf_pretrainer(description, hparams)
     if description.format == "finetuned":
         raise CheckpointError(
             f"'{path}' is a fine-tuned model; load it with "
@@ -197,6 +224,17 @@ def load_encoder(path, hparams=None):
     from electra_tf.models.encoder import Encoder
 
     description = describe(path, hparams)
+    if description.format == "huggingface":
+        encoder = Encoder(
+            hf_model_config(description, hparams), name="electra"
+        )
+        assign_from_arrays(
+            variables_by_name(encoder),
+            description.hf.weights,
+            path,
+            allow_unused=finetuned.NOT_ENCODER,
+        )
+        return encoder
     config = _need_config(description)
     encoder = Encoder(config.disc_config(), name="electra")
     restore_by_name(
@@ -249,3 +287,172 @@ def load_pretraining_checkpoint(path, hparams=None):
 def load_discriminator_checkpoint(path, hparams=None):
     """The discriminator `Encoder` at `path` (see `load_encoder`)."""
     return load_encoder(path, hparams)
+
+
+MODEL_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+)
+
+
+def hf_model_config(description, hparams=None):
+    """The ModelConfig of an HF folder; model fields in `hparams` (its
+    `model_hparam_overrides`, `vocab_size`, `embedding_size`) must agree."""
+    config = description.config
+    given = dict(load_hparams(hparams or {}))
+    given.update(given.pop("model_hparam_overrides", {}) or {})
+    mine = {**dataclasses.asdict(config), "embedding_size": config.embedding_width}
+    wrong = [
+        f"{k}: hparams {given[k]!r} vs config.json {mine[k]!r}"
+        for k in sorted(mine)
+        if k in given and given[k] is not None and given[k] != mine[k]
+    ]
+    if wrong:
+        raise CheckpointMismatchError(
+            f"The hparams describe another model than {description.path}/"
+            f"config.json: {'; '.join(wrong)}. Drop these hparams (the "
+            "sizes come from config.json) or use a matching folder."
+        )
+    return config
+
+
+def hf_overrides(model_config):
+    """Run-config hparams that rebuild `model_config` exactly."""
+    return {
+        "vocab_size": model_config.vocab_size,
+        "embedding_size": model_config.embedding_width,
+        "model_hparam_overrides": {
+            k: getattr(model_config, k) for k in MODEL_FIELDS
+        },
+    }
+
+
+def finetuning_config_for(config):
+    """`config` with the model of an HF `init_checkpoint` folder: sizes
+    from its config.json unless `model_hparam_overrides` set them (then
+    they must agree), and its vocab when the config's does not exist."""
+    path = config.init_checkpoint
+    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+        return config
+    description = describe(path)
+    model_config = description.config
+    if config.model_hparam_overrides:
+        hf_model_config(
+            description,
+            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
+        )
+    values = hf_overrides(model_config)
+    if not (config.vocab_file and os.path.exists(config.vocab_file)):
+        if description.vocab_file is None:
+            raise CheckpointError(
+                f"{path} has no vocab.txt and the config's vocab_file "
+                f"{config.vocab_file} does not exist; set vocab_file."
+            )
+        values.update(
+            vocab_file=description.vocab_file,
+            do_lower_case=description.do_lower_case,
+        )
+    return dataclasses.replace(config, **values)
+
+
+def assign_from_arrays(variables, arrays, where, allow_unused=None):
+    """Assigns {name: variable} from {name: array}, strictly by name."""
+    from electra_tf.checkpoints.original import check_names
+
+    shapes = {n: list(a.shape) for n, a in arrays.items()}
+    check_names(variables, shapes, where, allow_unused=allow_unused)
+    for name, variable in variables.items():
+        variable.assign(arrays[name])
+    return sorted(variables)
+
+
+def _hf_pretrainer(description, hparams):
+    """A pre-trainer from `<name>-discriminator` and `<name>-generator`."""
+    from electra_tf.models.pretrainer import ElectraPretrainer
+
+    path = description.path.rstrip(os.sep)
+    base = path[: -len("-discriminator")] if path.endswith("-discriminator") else None
+    generator = base + "-generator" if base else None
+    if description.hf.role != "discriminator" or not (
+        generator and huggingface.is_hf_folder(generator)
+    ):
+        raise CheckpointError(
+            f"{path} is a Hugging Face {description.hf.role} folder; a "
+            "pre-trainer needs the pair <name>-discriminator and "
+            "<name>-generator (as `convert --to hf` writes them). Load an "
+            "encoder with load_encoder instead."
+        )
+    gen = huggingface.read(generator)
+    disc_config, gen_config = description.config, gen.model_config
+    values = hf_overrides(disc_config)
+    values.update(
+        generator_hidden_size=gen_config.hidden_size / disc_config.hidden_size,
+        generator_layers=gen_config.num_hidden_layers
+        / disc_config.num_hidden_layers,
+    )
+    values.update(load_hparams(hparams or {}))
+    config = PretrainingConfig.from_hparams(
+        os.path.basename(base), os.path.dirname(base), values
+    )
+    model = ElectraPretrainer(config)
+    arrays = dict(gen.weights, **description.hf.weights)
+    assign_from_arrays(variables_by_name(model), arrays, path)
+    return model
+
+
+SAVE_FORMATS = ("hf", "original", "ours")
+
+
+def save_model(model, path, format="hf", vocab_file=None, do_lower_case=True):
+    """Writes an `Encoder` ('hf' encoder folder or 'original' TF1 names)
+    or an `ElectraPretrainer` ('hf': `<path>-discriminator` and
+    `<path>-generator`; 'original'; 'ours' with `pretrain_config.json`).
+    Returns the paths written."""
+    from electra_tf.checkpoints import original
+    from electra_tf.models.encoder import Encoder
+
+    if format not in SAVE_FORMATS:
+        raise CheckpointError(
+            f"Unknown format {format!r}; use one of {', '.join(SAVE_FORMATS)}."
+        )
+    weights = {v.path: v.numpy() for v in model.weights}
+    is_encoder = isinstance(model, Encoder)
+    if format == "original":
+        return [original.write_checkpoint(path, 0, weights)]
+    if is_encoder:
+        if format == "ours":
+            raise CheckpointError(
+                "An encoder alone has no pre-training config; save it with "
+                "format 'hf' or 'original'."
+            )
+        huggingface.write(
+            path, "encoder", model.config, weights, vocab_file, do_lower_case
+        )
+        return [path]
+    config = model.config
+    vocab_file = vocab_file or (
+        config.vocab_file if config.vocab_file and os.path.exists(config.vocab_file) else None
+    )
+    if format == "ours":
+        config = dataclasses.replace(config, model_dir=path)
+        save_pretraining_config(config, path)
+        return [ours.Checkpointer(path, None, model).save(0)]
+    halves = [("discriminator", config.disc_config())]
+    if model.generator is not None:
+        halves.append(("generator", config.generator_config()))
+    folders = []
+    for role, model_config in halves:
+        folder = f"{path.rstrip(os.sep)}-{role}"
+        huggingface.write(
+            folder, role, model_config, weights, vocab_file, config.do_lower_case
+        )
+        folders.append(folder)
+    return folders

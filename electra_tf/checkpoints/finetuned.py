@@ -17,7 +17,7 @@ import re
 
 import tensorflow as tf
 
-from electra_tf.checkpoints import original
+from electra_tf.checkpoints import huggingface, original
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,16 @@ def init_from_checkpoint(model, path, require_heads=False):
         CheckpointMismatchError if encoder weights are missing, surplus or
         of another shape, or a head is only partly present.
     """
-    prefix = original.resolve_checkpoint(path)
     table = original.variables_by_name(model)
     heads = _head_variables(table)
+    if os.path.isdir(path) and huggingface.is_hf_folder(path):
+        if require_heads:
+            raise original.CheckpointMismatchError(
+                f"{path} is a Hugging Face folder: evaluating without "
+                "training needs a checkpoint fine-tuned by electra-tf."
+            )
+        return _init_from_hf(table, path)
+    prefix = original.resolve_checkpoint(path)
     names = original.variable_shapes(prefix)
     if original.OBJECT_GRAPH_KEY in names:
         raise original.old_format_error(prefix)
@@ -135,3 +142,16 @@ def init_from_checkpoint(model, path, require_heads=False):
         "Loaded %s (task heads: %s)", prefix, ", ".join(loaded_heads) or "none"
     )
     return loaded_heads
+
+
+def _init_from_hf(table, path):
+    """The encoder from an HF ELECTRA or BERT folder; task heads start new
+    (HF heads differ from the original's, `huggingface.read` says which)."""
+    weights = huggingface.read(path).weights
+    wanted = {n: v for n, v in table.items() if n.startswith("electra/")}
+    shapes = {n: list(a.shape) for n, a in weights.items()}
+    original.check_names(wanted, shapes, path, allow_unused=NOT_ENCODER)
+    for name, variable in wanted.items():
+        variable.assign(weights[name])
+    logger.info("Loaded the encoder of the Hugging Face folder %s", path)
+    return []

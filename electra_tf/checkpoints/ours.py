@@ -237,3 +237,45 @@ class Checkpointer:
                 "machines? Resume with the setup that wrote it."
             )
         self.input_manager.checkpoint.restore(prefix).assert_consumed()
+
+
+def read_v0_1(model_dir):
+    """(model, optimizer, step) of an electra-tf 0.1 checkpoint directory.
+
+    0.1 saved `tf.train.Checkpoint(model, optimizer, rng)`, which keys the
+    weights by their position in the optimizer. This restores them into the
+    model its `pretrain_config.json` describes, built by this version, whose
+    variables are created in 0.1's order; TensorFlow checks every shape.
+    """
+    import keras
+
+    from electra_tf.config import PretrainingConfig
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from electra_tf.optimization import create_optimizer
+
+    saved = os.path.join(model_dir, "pretrain_config.json")
+    if not os.path.exists(saved):
+        raise original.CheckpointError(
+            f"{model_dir} has no pretrain_config.json, which a 0.1 checkpoint "
+            "needs to be read; copy it there from the run that wrote it."
+        )
+    config = PretrainingConfig.from_json(saved)
+    model = ElectraPretrainer(config)
+    optimizer = create_optimizer(config.learning_rate, config.num_train_steps)
+    if config.mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    rng = {
+        str(i): v for i, v in enumerate(rng_state_variables(model).values())
+    }
+    prefix = tf.train.latest_checkpoint(model_dir)
+    try:
+        status = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, rng=rng
+        ).restore(prefix)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as e:
+        raise original.CheckpointMismatchError(
+            f"{prefix} does not fit the model of {saved}: {e}"
+        ) from e
+    return model, optimizer, int(optimizer.iterations.numpy())

@@ -23,6 +23,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from electra_tf import optimization
+from electra_tf import checkpoints as checkpoints_lib
 from electra_tf.checkpoints import finetuned as checkpoints
 from electra_tf.config import HparamError
 from electra_tf.errors import OutputExistsError
@@ -326,6 +327,8 @@ def run(config):
 
     Sets the Keras precision policy for the run (restored afterwards).
     """
+    _check_not_input(config, config.model_dir)
+    config = checkpoints_lib.finetuning_config_for(config)
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
@@ -338,12 +341,13 @@ def _check_not_input(config, model_dir):
     if not (config.do_train and config.init_checkpoint):
         return
     source = os.path.abspath(config.init_checkpoint)
-    target = os.path.abspath(model_dir)
-    if source == target or source.startswith(target + os.sep):
+    trials = re.escape(os.path.abspath(model_dir)) + r"_\d+"
+    if re.match(trials + "($|" + re.escape(os.sep) + ")", source):
         raise OutputExistsError(
-            f"init_checkpoint {config.init_checkpoint} is inside this run's "
-            f"trial directory {model_dir}, which training replaces. Copy it "
-            "elsewhere first, or set model_dir to another directory."
+            f"init_checkpoint {config.init_checkpoint} is one of this run's "
+            f"trial directories {model_dir}_<trial>, which training "
+            "replaces. Copy it elsewhere first and point init_checkpoint "
+            "there, or set model_dir to another directory."
         )
 
 
@@ -365,7 +369,6 @@ def _run_trials(config, strategy):
             seed,
             model_dir,
         )
-        _check_not_input(config, model_dir)
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf import checkpoints
+from electra_tf.errors import MissingInputError
 from electra_tf.checkpoints import original, ours
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
@@ -110,7 +111,7 @@ def _optimizer(config):
 def _restore_for_eval(model, model_dir):
     """Loads the latest checkpoint of `model_dir` (ours or the original's)."""
     if original.indexed_checkpoints(model_dir) == []:
-        raise checkpoints.CheckpointError(
+        raise MissingInputError(
             f"No checkpoint in {model_dir} to evaluate; train first "
             "(do_train true) or point model_dir at a trained model."
         )
