@@ -138,9 +138,12 @@ def init_from_checkpoint(model, path, require_heads=False):
     # Surplus encoder variables (say a layer more) are an error; the
     # generator, other heads and training state may be left unused.
     original.restore_by_name(wanted, prefix, allow_unused=NOT_ENCODER)
-    logger.info(
-        "Loaded %s (task heads: %s)", prefix, ", ".join(loaded_heads) or "none"
-    )
+    if loaded_heads:
+        logger.info("Loaded %s (task heads: %s)", prefix, ", ".join(loaded_heads))
+    else:
+        logger.info(
+            "Initialised the encoder from pre-training checkpoint %s", prefix
+        )
     return loaded_heads
 
 
