@@ -36,14 +36,19 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     cli.log_to_stdout(logging.WARNING)
+    config = None
     if args.data_dir:  # bad hparams fail before TensorFlow starts
-        PretrainingConfig.from_hparams(args.model_name, args.data_dir, args.hparams)
+        config = PretrainingConfig.from_hparams(
+            args.model_name, args.data_dir, args.hparams
+        )
     cli.import_tensorflow_quietly()
     import electra_tf.pretraining
     from electra_tf.pretraining.default_data import ensure_default_data
 
-    data_dir = args.data_dir or ensure_default_data()
-    config = PretrainingConfig.from_hparams(args.model_name, data_dir, args.hparams)
+    if config is None:
+        config = PretrainingConfig.from_hparams(
+            args.model_name, ensure_default_data(), args.hparams
+        )
     print(f"Model directory: {os.path.abspath(config.model_dir)}", flush=True)
     electra_tf.pretraining.run(config, log=lambda line: print(line, flush=True))
 

@@ -11,27 +11,33 @@ import sys
 
 
 def import_tensorflow_quietly():
-    """Imports TensorFlow and probes devices with C++ logging on stderr
-    silenced; returns the `tensorflow` module.
+    """Imports TensorFlow with its C++ logging kept off stderr; returns the
+    `tensorflow` module.
 
-    TF_CPP_MIN_LOG_LEVEL=2 does not cover the lines absl writes before it
-    is initialised, so file descriptor 2 points at /dev/null meanwhile.
+    TF_CPP_MIN_LOG_LEVEL=2 (the default set here) does not cover the lines
+    absl writes before it is initialised, nor some run-time ones, so while
+    the level is 2 or more, file descriptor 2 (where C++ code writes) points
+    at /dev/null and Python's `sys.stderr` keeps the real stderr. Set
+    TF_CPP_MIN_LOG_LEVEL=0 to see TensorFlow's C++ logs.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        import tensorflow as tf
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if level.isdigit() and int(level) >= 2:
+        _native_stderr_to_devnull()
+    import tensorflow as tf
 
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def _native_stderr_to_devnull():
+    sys.stderr.flush()
+    real = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = os.fdopen(
+        real, "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+    )
 
 
 def log_to_stdout(level=logging.INFO):

@@ -12,10 +12,12 @@ closest valid key, and every value is held against its type and range
 import dataclasses
 import difflib
 import json
+import logging
 import os
 from typing import Optional
 
-from electra_tf import errors
+from electra_tf.errors import ConfigError
+from electra_tf.errors import MissingInputError
 from electra_tf.hparam_ranges import CLASS_RANGES
 from electra_tf.hparam_ranges import check_values
 from electra_tf.hparam_ranges import field_types
@@ -23,7 +25,22 @@ from electra_tf.hparam_ranges import field_types
 # Transformer shape per model size: (hidden_size, num_hidden_layers).
 MODEL_SIZES = {"small": (256, 12), "base": (768, 12), "large": (1024, 24)}
 
-# Debug mode shrinks the discriminator to this (spec 2.3).
+logger = logging.getLogger(__name__)
+
+# Hparams the original uses that have no effect here, and why.
+IGNORED = {
+    "PretrainingConfig": {
+        "tpu_job_name": "tf.distribute.TPUStrategy takes no job name",
+    },
+    "FinetuningConfig": {
+        "tpu_job_name": "tf.distribute.TPUStrategy takes no job name",
+        "predict_batch_size": "predictions are batched by eval_batch_size",
+        "iterations_per_loop": "fine-tuning runs one step per call",
+    },
+}
+
+# Debug mode shrinks the discriminator to this (run_pretraining.py:
+# `PretrainingModel.__init__`, run_finetuning.py: `FinetuningModel.__init__`).
 DEBUG_MODEL = dict(
     num_hidden_layers=3,
     hidden_size=144,
@@ -34,7 +51,7 @@ DEBUG_MODEL = dict(
 
 # A bad hyperparameter: an unknown key, a wrong value or malformed JSON
 # (the name the runners import).
-HparamError = errors.ConfigError
+HparamError = ConfigError
 
 
 def _field_names(cls):
@@ -67,7 +84,7 @@ def load_hparams(hparams):
     source = "--hparams"
     if text and not text.startswith(("{", "[")):
         if not os.path.isfile(text):
-            raise errors.MissingInputError(
+            raise MissingInputError(
                 f"--hparams file '{text}' does not exist; pass a JSON dict "
                 "or the path of an existing .json file."
             )
@@ -223,11 +240,14 @@ def _check_vocab_size(config):
 
 def _check_run_values(cls, hparams):
     """The user's hparams against their types and ranges, before any
-    value is derived from them."""
+    value is derived from them; a warning for each that has no effect."""
     check_keys(cls, hparams)
     check_values(
         field_types(cls), hparams, ranges=CLASS_RANGES.get(cls.__name__)
     )
+    for key, why in IGNORED.get(cls.__name__, {}).items():
+        if key in hparams:
+            logger.warning("hparam %s has no effect here: %s.", key, why)
 
 
 def _defaults(cls):
@@ -380,7 +400,8 @@ class PretrainingConfig(_RunConfig):
         self.disc_config()  # raises on bad overrides
 
     def generator_config(self):
-        """The generator's transformer config (spec 3.7 and 4.3)."""
+        """The generator's transformer config (run_pretraining.py:
+        `get_generator_config` and `PretrainingModel.__init__`)."""
         disc = self.disc_config()
         gen = get_generator_config(
             disc, self.generator_hidden_size, self.generator_layers
@@ -516,7 +537,8 @@ class FinetuningConfig(_RunConfig):
             )
             # Deviation from reference: the original reads `debug` before
             # the hparams are applied, so debug mode never drops the
-            # init checkpoint nor suffixes the tfrecord dir (spec 10.20).
+            # init checkpoint nor suffixes the tfrecord dir
+            # (configure_finetuning.py: `FinetuningConfig.__init__`).
             v["init_checkpoint"] = None
             v["preprocessed_data_dir"] += "-debug"
         # 6. user hparams again

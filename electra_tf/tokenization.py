@@ -38,11 +38,6 @@ def convert_to_unicode(text):
     raise ValueError(f"Unsupported string type: {type(text)}")
 
 
-def printable_text(text):
-    """Returns `text` as str, for printing and logging."""
-    return convert_to_unicode(text)
-
-
 def load_vocab(vocab_file):
     """Reads a vocab file into an ordered {token: id} dict.
 

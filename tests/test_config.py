@@ -262,3 +262,28 @@ def test_vocab_size_below_the_vocab_file_is_refused(tmp_path):
         pretraining(vocab_file=str(vocab), vocab_size=39)
     with pytest.raises(ConfigError, match="vocab_size = 10 is smaller than the 40 tokens"):
         finetuning(vocab_file=str(vocab), vocab_size=10)
+
+
+def test_hparams_without_effect_are_named_in_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="electra_tf.config"):
+        finetuning(predict_batch_size=8, iterations_per_loop=5, learning_rate=1e-3)
+        pretraining(tpu_job_name="worker")
+    assert [r.getMessage() for r in caplog.records] == [
+        "hparam predict_batch_size has no effect here: predictions are batched by eval_batch_size.",
+        "hparam iterations_per_loop has no effect here: fine-tuning runs one step per call.",
+        "hparam tpu_job_name has no effect here: tf.distribute.TPUStrategy takes no job name.",
+    ]
+
+
+def test_range_choices_agree_with_the_code_that_uses_them():
+    from electra_tf import config, hparam_ranges
+    from electra_tf.layers import activations
+    from electra_tf.training import distribution
+
+    assert hparam_ranges.MODEL_SIZES == tuple(config.MODEL_SIZES)
+    assert hparam_ranges.DISTRIBUTION_STRATEGIES == distribution.STRATEGIES
+    assert set(hparam_ranges.ACTIVATIONS) == set(activations._ACTIVATIONS) | {"linear"}
+    fields = set()
+    for cls in (config.ModelConfig, config.PretrainingConfig, config.FinetuningConfig):
+        fields |= set(hparam_ranges.field_types(cls))
+    assert set(hparam_ranges.RANGES) <= fields  # no range for a missing key

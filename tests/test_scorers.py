@@ -69,14 +69,6 @@ def test_pearson_spearman_mse():
     assert results["loss"] == pytest.approx(0.015)
 
 
-def test_f1_scorer_counts_gold_from_labels():
-    # gold positives 3, predicted positives 2, both correct.
-    results = _feed(scorers.F1Scorer(), [1, 1, 1, 0], [1, 1, 0, 0], [0.0] * 4)
-    assert results["precision"] == 100.0
-    assert results["recall"] == pytest.approx(200.0 / 3)
-    assert results["f1"] == pytest.approx(80.0)
-
-
 def test_scorer_caches_and_formats():
     scorer = scorers.AccuracyScorer()
     _feed(scorer, [1, 0], [1, 1], [1.0, 3.0])

@@ -1,6 +1,6 @@
 """CoNLL-2000 chunking as span-level sequence tagging.
 
-Port of finetune/tagging/tagging_tasks.py (spec 7.9): the CoNLL column
+Port of finetune/tagging/tagging_tasks.py (`TaggingTask`): the CoNLL column
 reader, BIO -> spans -> BIOES labels, the label mapping pickle,
 `tokenize_and_align` (always lower-cased, no CJK splitting) and the tagging
 features (first sub-token positions, segment id 1 for every token, the

@@ -1,6 +1,6 @@
 """GLUE classification and regression tasks.
 
-Port of finetune/classification/classification_tasks.py (spec 7.2, 7.3):
+Port of finetune/classification/classification_tasks.py:
 `read_tsv`, `_load_glue` (column indices, headers, dummy test labels, eids),
 `double_unordered` for MRPC and STS train, `_truncate_seq_pair` and the
 `[CLS] a [SEP] (b [SEP])` featurisation.

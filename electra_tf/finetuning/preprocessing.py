@@ -1,6 +1,6 @@
 """Featurised fine-tuning data as cached TFRecords, and the tf.data pipeline.
 
-Port of finetune/preprocessing.py (spec 7.5): all tasks' examples of a split
+Port of finetune/preprocessing.py (`Preprocessor`): all tasks' examples of a split
 are featurised into `<preprocessed_data_dir>/<sorted task names>_<split>
 .tfrecord` with a `.metadata` JSON, padded with all-zero records whose
 `task_id` is `len(task_names)` up to a multiple of the batch size; records
@@ -116,8 +116,9 @@ class Preprocessor:
 
     def _batch_size(self, is_training):
         # Deviation from reference: the original pads prediction data to
-        # eval_batch_size but batches it with predict_batch_size (spec
-        # 10.32); here both use eval_batch_size.
+        # eval_batch_size but batches it with predict_batch_size
+        # (run_finetuning.py: `ModelRunner.__init__`); here both use
+        # eval_batch_size.
         if is_training:
             return self._config.train_batch_size
         return self._config.eval_batch_size
@@ -134,7 +135,7 @@ class Preprocessor:
             with tf.io.gfile.GFile(metadata_path, "r") as f:
                 metadata = json.load(f)
             # Deviation from reference: the original reuses the records
-            # whenever the metadata exists (spec 10.33); here only when the
+            # whenever the metadata exists (`_serialize_dataset`); here only when the
             # settings that shape them are unchanged.
             if metadata.get("settings") == settings and tf.io.gfile.exists(
                 tfrecords_path

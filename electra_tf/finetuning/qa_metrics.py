@@ -1,6 +1,6 @@
 """QA decoding and scoring from the span head's NumPy outputs.
 
-Port of finetune/qa/qa_metrics.py (spec 7.8): candidate spans from the joint
+Port of finetune/qa/qa_metrics.py (`SpanBasedQAScorer`): candidate spans from the joint
 beam (or independent n-best start/end logits), the validity filters, the
 null score of SQuAD 2.0, n-best texts via `get_final_text`, the prediction /
 null-odds files, then the official SQuAD 2.0, SQuAD 1.1 or MRQA evaluation.

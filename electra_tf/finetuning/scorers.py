@@ -3,8 +3,7 @@
 Port of finetune/scorer.py, finetune/classification/classification_metrics.py,
 finetune/tagging/tagging_metrics.py and the metric parts of the official
 evaluation scripts finetune/qa/squad_official_eval.py (SQuAD 2.0),
-squad_official_eval_v1.py (SQuAD 1.1) and mrqa_official_eval.py (spec 7.8,
-7.9, 7.10). MCC, Pearson and Spearman are written here rather than imported
+squad_official_eval_v1.py (SQuAD 1.1) and mrqa_official_eval.py. MCC, Pearson and Spearman are written here rather than imported
 from scikit-learn / SciPy (which the original needs).
 """
 
@@ -148,21 +147,6 @@ class AccuracyScorer(SentenceLevelScorer):
         ]
 
 
-class F1Scorer(SentenceLevelScorer):
-    """Binary precision / recall / F1 of label 1 (no task uses it)."""
-
-    def _get_results(self):
-        n_correct = n_predicted = n_gold = 0
-        for y_true, pred in zip(self._true_labels, self._preds):
-            # Deviation from reference: the original counts a gold positive
-            # when the *prediction* is positive (spec 10.28).
-            n_gold += y_true == 1
-            n_predicted += pred == 1
-            n_correct += pred == 1 and y_true == 1
-        results = _prf(n_correct, n_predicted, n_gold)
-        return results + [("loss", self.get_loss())]
-
-
 class MCCScorer(SentenceLevelScorer):
     def _get_results(self):
         return [
@@ -216,7 +200,8 @@ class EntityLevelF1Scorer(Scorer):
         self._labels.append(list(results["labels"][:n_words]))
         self._preds.append(list(results["predictions"][:n_words]))
         # Deviation from reference: the original adds each example's loss
-        # twice, doubling the reported loss (spec 10.27).
+        # twice, doubling the reported loss
+        # (finetune/tagging/tagging_metrics.py: `WordLevelScorer.update`).
         self._total_loss += float(np.sum(results["loss"]))
         self._total_words += n_words
 

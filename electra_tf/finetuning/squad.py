@@ -1,6 +1,6 @@
 """Extractive question answering: SQuAD 1.1 / 2.0 and MRQA.
 
-Port of finetune/qa/qa_tasks.py (spec 7.6): reading SQuAD JSON and MRQA
+Port of finetune/qa/qa_tasks.py (`QATask`): reading SQuAD JSON and MRQA
 JSON-lines into examples (whitespace doc tokens, `char_to_word_offset`,
 answer checks), `_improve_answer_span`, the doc-stride windows with
 `_check_is_max_context`, and the QA features. Decoding and scoring are in
@@ -208,7 +208,8 @@ class QATask(task.Task):
         form = self._format
         _require(qa, "question", str, where, form)
         _require(qa, self._id_key, str, where, form)
-        if split == "train" and not qa.get("is_impossible"):
+        impossible = self.v2 and qa.get("is_impossible")
+        if split == "train" and not impossible:
             if "detected_answers" in qa:
                 for answer in _require(
                     qa, "detected_answers", list, where, form

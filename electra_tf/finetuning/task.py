@@ -1,7 +1,7 @@
 """The fine-tuning task interface and feature specs.
 
 Port of finetune/task.py (`Task`, `Example`) and finetune/feature_spec.py
-(`FeatureSpec`, `get_shared_feature_specs`), spec 7.1 and 7.5. A task reads
+(`FeatureSpec`, `get_shared_feature_specs`). A task reads
 its raw files, turns examples into feature dicts and names its scorer; the
 model side (heads, losses) lives in models/finetuner.py.
 """

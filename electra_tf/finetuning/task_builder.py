@@ -1,8 +1,10 @@
 """Task objects from task names.
 
-Port of finetune/task_builder.py (spec 7.1): every task shares one
+Port of finetune/task_builder.py (`get_tasks`): every task shares one
 `FullTokenizer(config.vocab_file, do_lower_case=config.do_lower_case)`.
 """
+
+import tensorflow as tf
 
 from electra_tf import errors
 from electra_tf import tokenization
@@ -30,6 +32,12 @@ def get_tasks(config, tokenizer=None):
             "task once."
         )
     if tokenizer is None:
+        if not tf.io.gfile.exists(config.vocab_file):
+            raise errors.MissingInputError(
+                f"The vocab file {config.vocab_file} does not exist; put "
+                "the pre-trained model's vocab.txt in <data-dir>/models/"
+                "<model-name>/ or <data-dir>/, or set the vocab_file hparam."
+            )
         tokenizer = tokenization.FullTokenizer(
             config.vocab_file, do_lower_case=config.do_lower_case
         )
