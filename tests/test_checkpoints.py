@@ -182,3 +182,51 @@ def test_unknown_folder_lists_what_was_looked_for(tmp_path):
         checkpoints.describe(str(tmp_path))
     for looked_for in ("'checkpoint' index", "pretrain_config.json", "Hugging Face"):
         assert looked_for in str(error.value)
+
+
+def test_finetuning_init_refuses_surplus_encoder_variables(tmp_path):
+    from helpers import fixture_path
+    from electra_tf.checkpoints import finetuned
+    from electra_tf.config import ModelConfig
+    from electra_tf.models.finetuner import FinetuningModel
+
+    one_layer = ModelConfig(
+        vocab_size=99, hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=96, max_position_embeddings=32, embedding_size=32,
+    )
+    model = FinetuningModel(one_layer, [{"name": "rte", "head_type": "classification", "num_labels": 2}])
+    with pytest.raises(CheckpointMismatchError) as error:
+        finetuned.init_from_checkpoint(model, fixture_path("original-electra-tiny"))
+    message = str(error.value)
+    assert "the model does not have (16):\n  electra/encoder/layer_1/" in message
+    assert "generator/" not in message and "adam" not in message
+
+
+def test_finetuned_directory_describes_itself_and_reloads(tmp_path):
+    from electra_tf.checkpoints import finetuned
+    from finetuning_helpers import make_config, write_tsv
+
+    for split in ("train", "dev"):
+        write_tsv(tmp_path, "rte", split, [["index", "sentence1", "sentence2", "label"]])
+    config = make_config(
+        tmp_path, task_names=["rte"], vocab_size=58,
+        model_hparam_overrides={"hidden_size": 16, "num_hidden_layers": 1,
+                                "num_attention_heads": 2, "intermediate_size": 32},
+    )
+    specs = [{"name": "rte", "head_type": "classification", "num_labels": 2}]
+    from electra_tf.models.finetuner import FinetuningModel
+
+    model = FinetuningModel(config.disc_config(), specs)
+    folder = config.trial_model_dir(1)
+    finetuned.write_description(folder, config, specs)
+    finetuned.save_checkpoint(model, folder, 9)
+    description = checkpoints.describe(folder)
+    assert (description.format, description.kinds) == ("finetuned", ("encoder", "task:rte"))
+    assert description.vocab_file == os.path.join(folder, "vocab.txt")
+    loaded, loaded_config, tasks = checkpoints.load_finetuned(folder)
+    assert [t.name for t in tasks] == ["rte"] and loaded_config.task_names == ["rte"]
+    want = {v.path: v.numpy() for v in model.weights}
+    for v in loaded.weights:
+        np.testing.assert_array_equal(v.numpy(), want[v.path], err_msg=v.path)
+    encoder = checkpoints.load_encoder(folder)
+    assert encoder.config == config.disc_config()
