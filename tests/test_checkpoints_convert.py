@@ -2,6 +2,7 @@
 exactly those of the original code's checkpoint), exact round trips, the
 convert CLI, and 0.1 checkpoints converted by their own config."""
 
+import dataclasses
 import json
 import os
 
@@ -167,3 +168,35 @@ def test_convert_cli_prints_the_format(trained, tmp_path):
     )
     assert f"Found format 'ours' at {trained.model_dir}" in result.stdout
     assert os.path.exists(tmp_path / "o" / "model.ckpt-3.index")
+
+
+def test_pretraining_starts_from_an_hf_encoder_folder(tmp_path):
+    from electra_tf.checkpoints import huggingface
+    from electra_tf.config import ModelConfig
+    from electra_tf.models.encoder import Encoder
+
+    data_dir = make_data_dir(str(tmp_path), n_examples=32)
+    bert = ModelConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=40, max_position_embeddings=32,
+    )
+    encoder = Encoder(bert, name="electra")
+    weights = {v.path: v.numpy() for v in encoder.weights}
+    folder = str(tmp_path / "bert")
+    huggingface.write(folder, "encoder", bert, weights)
+    config = tiny_config(
+        data_dir, "from_bert", model_hparam_overrides={}, embedding_size=None,
+        init_checkpoint=folder, num_train_steps=1, save_checkpoints_steps=1,
+        learning_rate=1e-7,
+    )
+    lines = []
+    electra_tf.pretraining.run(config, log=lines.append)
+    assert f"initialized the discriminator encoder from the huggingface checkpoint {folder}" in lines
+    loaded = checkpoints.load_pretrainer(config.model_dir)
+    assert loaded.config.disc_config() == dataclasses.replace(bert, embedding_size=32)
+    got = {v.path: v.numpy() for v in loaded.discriminator.weights}
+    for name, value in weights.items():
+        np.testing.assert_allclose(got[name], value, atol=1e-5, err_msg=name)
+    bad = tiny_config(data_dir, "bad", init_checkpoint=folder)
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="num_hidden_layers: hparams 2 vs config.json 1"):
+        electra_tf.pretraining.run(bad, log=lambda line: None)

@@ -335,6 +335,44 @@ def hf_overrides(model_config):
     }
 
 
+def pretraining_config_for(config):
+    """`config` with the discriminator of an HF `init_checkpoint` folder
+    (sizes from its config.json unless `model_hparam_overrides` set them)."""
+    path = config.init_checkpoint
+    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+        return config
+    description = describe(path)
+    if config.model_hparam_overrides:
+        hf_model_config(
+            description,
+            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
+        )
+    return dataclasses.replace(config, **hf_overrides(description.config))
+
+
+def init_encoder(model, path):
+    """Loads the discriminator encoder (`electra/...`) of `model` from
+    `path` (any format); the rest of `model` keeps its initial values.
+    Surplus encoder variables are an error. Returns a description."""
+    wanted = {
+        n: v for n, v in variables_by_name(model).items()
+        if n.startswith("electra/")
+    }
+    description = describe(path)
+    if description.format == "huggingface":
+        assign_from_arrays(
+            wanted, description.hf.weights, path, finetuned.NOT_ENCODER
+        )
+    else:
+        restore_by_name(
+            wanted, description.prefix, allow_unused=finetuned.NOT_ENCODER
+        )
+    return (
+        f"initialized the discriminator encoder from the {description.format} "
+        f"checkpoint {path}"
+    )
+
+
 def finetuning_config_for(config):
     """`config` with the model of an HF `init_checkpoint` folder: sizes
     from its config.json unless `model_hparam_overrides` set them (then

@@ -62,6 +62,16 @@ def load_original_training_state(prefix, model, optimizer):
     )
 
 
+def _initialize(config, prefix, model, optimizer):
+    """Without a checkpoint of this run: an original checkpoint in
+    model_dir (weights, slots, step), else `init_checkpoint` (encoder)."""
+    if prefix:
+        return load_original_training_state(prefix, model, optimizer)
+    if config.init_checkpoint:
+        return checkpoints.init_encoder(model, config.init_checkpoint)
+    return None
+
+
 def _original_dir(config):
     if not config.write_original_checkpoint:
         return None
@@ -182,8 +192,7 @@ def train(config, strategy, model, log=print):
     try:
         log(
             checkpointer.restore_or_initialize(
-                lambda prefix: prefix
-                and load_original_training_state(prefix, model, optimizer)
+                lambda prefix: _initialize(config, prefix, model, optimizer)
             )
         )
         if chief:
@@ -225,6 +234,7 @@ def run(config, log=print):
     Sets the Keras precision policy for the run (restored afterwards) and
     seeds weight initialisation and dropout from `config.seed`.
     """
+    config = checkpoints.pretraining_config_for(config)
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
