@@ -24,12 +24,15 @@ def _module(name):
     # TensorFlow loads on first use, after the CLI has silenced its start-up.
     return importlib.import_module(f"electra_tf.checkpoints{name}")
 
+
 FORMATS = ("original", "hf", "ours")
 
 
 def _copy_vocab(description, output):
     if description.vocab_file:
-        shutil.copyfile(description.vocab_file, os.path.join(output, "vocab.txt"))
+        shutil.copyfile(
+            description.vocab_file, os.path.join(output, "vocab.txt")
+        )
 
 
 def to_original(description, output):
@@ -64,7 +67,9 @@ def _pretraining_parts(description, hparams):
             optimizer.iterations,
         )
     elif original.GLOBAL_STEP in names:
-        optimizer.iterations.assign(original.checkpoint_step(description.prefix))
+        optimizer.iterations.assign(
+            original.checkpoint_step(description.prefix)
+        )
     return model, optimizer, int(optimizer.iterations.numpy())
 
 
@@ -120,9 +125,9 @@ def _is_v0_1(source):
         return False
     original = _module(".original")
     indexed = original.indexed_checkpoints(source)
-    return bool(indexed) and original.OBJECT_GRAPH_KEY in original.variable_shapes(
-        indexed[-1]
-    )
+    return bool(
+        indexed
+    ) and original.OBJECT_GRAPH_KEY in original.variable_shapes(indexed[-1])
 
 
 def _save_ours(model, optimizer, step, output, vocab_file):
@@ -140,7 +145,9 @@ def _save_ours(model, optimizer, step, output, vocab_file):
 def convert(source, to, output, hparams=None, log=print):
     """Converts `source` to format `to` under `output`; returns the paths."""
     if to not in FORMATS:
-        raise errors.ConfigError(f"--to {to!r}: use one of {', '.join(FORMATS)}.")
+        raise errors.ConfigError(
+            f"--to {to!r}: use one of {', '.join(FORMATS)}."
+        )
     if to == "ours" and _is_v0_1(source):
         log(f"Found format 'ours 0.1' (position-keyed) at {source}.")
         _refuse_existing([output])
@@ -151,9 +158,14 @@ def convert(source, to, output, hparams=None, log=print):
     description = _module("").describe(source, hparams)
     kinds = ", ".join(description.kinds)
     log(f"Found format '{description.format}' at {source} ({kinds}).")
-    targets = [output] if to != "hf" or description.format == "finetuned" else [
-        f"{output.rstrip(os.sep)}-{role}" for role in ("discriminator", "generator")
-    ]
+    targets = (
+        [output]
+        if to != "hf" or description.format == "finetuned"
+        else [
+            f"{output.rstrip(os.sep)}-{role}"
+            for role in ("discriminator", "generator")
+        ]
+    )
     _refuse_existing(targets)
     if to == "original":
         written = to_original(description, output)
@@ -167,13 +179,20 @@ def convert(source, to, output, hparams=None, log=print):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--from", dest="source", required=True,
-                        help="checkpoint directory, prefix or HF folder")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="checkpoint directory, prefix or HF folder",
+    )
     parser.add_argument("--to", required=True, choices=FORMATS)
     parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--hparams", default=None,
-                        help="pre-training hparams (JSON or .json path) of an "
-                        "original checkpoint")
+    parser.add_argument(
+        "--hparams",
+        default=None,
+        help="pre-training hparams (JSON or .json path) of an "
+        "original checkpoint",
+    )
     args = parser.parse_args(argv)
     cli.log_to_stdout()
     cli.import_tensorflow_quietly()

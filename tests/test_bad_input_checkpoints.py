@@ -4,7 +4,6 @@ and every file the user had is left as it was."""
 import json
 import os
 
-import numpy as np
 import pytest
 
 import electra_tf.pretraining

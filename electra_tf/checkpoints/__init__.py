@@ -16,6 +16,14 @@ import re
 from typing import Optional
 
 from electra_tf.checkpoints import finetuned, huggingface, ours
+from electra_tf.checkpoints.ours import PRETRAIN_CONFIG, save_pretraining_config
+from electra_tf.checkpoints.saving import save_model
+from electra_tf.checkpoints.sizes import (
+    finetuning_config_for,
+    hf_model_config,
+    hf_overrides,
+    pretraining_config_for,
+)
 from electra_tf.checkpoints.original import (
     CheckpointCorruptError,
     CheckpointMismatchError,
@@ -29,17 +37,21 @@ from electra_tf.checkpoints.original import (
 from electra_tf.config import FinetuningConfig, PretrainingConfig, load_hparams
 from electra_tf.errors import CheckpointError
 
-PRETRAIN_CONFIG = "pretrain_config.json"
-
 __all__ = [
     "CheckpointCorruptError",
     "CheckpointError",
     "CheckpointMismatchError",
     "Description",
     "describe",
+    "finetuning_config_for",
+    "init_encoder",
+    "load_discriminator_checkpoint",
     "load_encoder",
     "load_finetuned",
     "load_pretrainer",
+    "load_pretraining_checkpoint",
+    "pretraining_config_for",
+    "save_model",
     "save_pretraining_config",
 ]
 
@@ -64,6 +76,7 @@ class Description:
     prefix: Optional[str] = None
     hf: Optional[object] = dataclasses.field(default=None, repr=False)
 
+
 # What each Hugging Face role holds, in `Description.kinds` terms.
 HF_KINDS = {
     "discriminator": ("discriminator", "encoder"),
@@ -71,12 +84,6 @@ HF_KINDS = {
     "encoder": ("encoder",),
     "token_classification": ("encoder",),
 }
-
-
-def save_pretraining_config(config, model_dir):
-    """Writes `pretrain_config.json` so the checkpoints describe themselves."""
-    os.makedirs(model_dir, exist_ok=True)
-    config.to_json(os.path.join(model_dir, PRETRAIN_CONFIG))
 
 
 def _kinds(names):
@@ -88,7 +95,12 @@ def _kinds(names):
     if any(n.startswith("generator_predictions/") for n in names):
         kinds.append("generator")
     tasks = sorted(
-        {m.group(1) for n in names for m in [re.match(r"task_specific/([^/]+)/", n)] if m}
+        {
+            m.group(1)
+            for n in names
+            for m in [re.match(r"task_specific/([^/]+)/", n)]
+            if m
+        }
     )
     return tuple(kinds + [f"task:{t}" for t in tasks])
 
@@ -102,7 +114,9 @@ def _pretraining_config(folder, hparams):
     # Original layout: <data-dir>/models/<model-name>.
     data_dir = os.path.dirname(os.path.dirname(os.path.abspath(folder)))
     return PretrainingConfig.from_hparams(
-        os.path.basename(os.path.abspath(folder)), data_dir, load_hparams(hparams)
+        os.path.basename(os.path.abspath(folder)),
+        data_dir,
+        load_hparams(hparams),
     )
 
 
@@ -128,7 +142,11 @@ def describe(path, hparams=None):
     if os.path.isdir(path) and huggingface.is_hf_folder(path):
         hf = huggingface.read(path)
         tasks = sorted(
-            {n.split("/")[1] for n in hf.weights if n.startswith("task_specific/")}
+            {
+                n.split("/")[1]
+                for n in hf.weights
+                if n.startswith("task_specific/")
+            }
         )
         return Description(
             path=path,
@@ -141,7 +159,9 @@ def describe(path, hparams=None):
             hf=hf,
         )
     folder = _checkpoint_folder(path)
-    if os.path.isdir(path) and not os.path.exists(os.path.join(path, "checkpoint")):
+    if os.path.isdir(path) and not os.path.exists(
+        os.path.join(path, "checkpoint")
+    ):
         raise CheckpointError(
             f"'{path}' holds no known checkpoint: looked for a 'checkpoint' "
             "index (electra-tf or original TF1 checkpoints), "
@@ -226,7 +246,7 @@ def load_encoder(path, hparams=None):
     description = describe(path, hparams)
     if description.format == "huggingface":
         encoder = Encoder(
-            hf_model_config(description, hparams), name="electra"
+            hf_model_config(description.config, path, hparams), name="electra"
         )
         assign_from_arrays(
             variables_by_name(encoder),
@@ -275,7 +295,9 @@ def load_finetuned(path, hparams=None):
         answerable_uses_start_logits=config.answerable_uses_start_logits,
         answerable_weight=config.answerable_weight,
     )
-    finetuned.init_from_checkpoint(model, description.prefix, require_heads=True)
+    finetuned.init_from_checkpoint(
+        model, description.prefix, require_heads=True
+    )
     return model, config, task_builder.get_tasks(config)
 
 
@@ -289,73 +311,13 @@ def load_discriminator_checkpoint(path, hparams=None):
     return load_encoder(path, hparams)
 
 
-MODEL_FIELDS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "initializer_range",
-)
-
-
-def hf_model_config(description, hparams=None):
-    """The ModelConfig of an HF folder; model fields in `hparams` (its
-    `model_hparam_overrides`, `vocab_size`, `embedding_size`) must agree."""
-    config = description.config
-    given = dict(load_hparams(hparams or {}))
-    given.update(given.pop("model_hparam_overrides", {}) or {})
-    mine = {**dataclasses.asdict(config), "embedding_size": config.embedding_width}
-    wrong = [
-        f"{k}: hparams {given[k]!r} vs config.json {mine[k]!r}"
-        for k in sorted(mine)
-        if k in given and given[k] is not None and given[k] != mine[k]
-    ]
-    if wrong:
-        raise CheckpointMismatchError(
-            f"The hparams describe another model than {description.path}/"
-            f"config.json: {'; '.join(wrong)}. Drop these hparams (the "
-            "sizes come from config.json) or use a matching folder."
-        )
-    return config
-
-
-def hf_overrides(model_config):
-    """Run-config hparams that rebuild `model_config` exactly."""
-    return {
-        "vocab_size": model_config.vocab_size,
-        "embedding_size": model_config.embedding_width,
-        "model_hparam_overrides": {
-            k: getattr(model_config, k) for k in MODEL_FIELDS
-        },
-    }
-
-
-def pretraining_config_for(config):
-    """`config` with the discriminator of an HF `init_checkpoint` folder
-    (sizes from its config.json unless `model_hparam_overrides` set them)."""
-    path = config.init_checkpoint
-    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
-        return config
-    description = describe(path)
-    if config.model_hparam_overrides:
-        hf_model_config(
-            description,
-            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
-        )
-    return dataclasses.replace(config, **hf_overrides(description.config))
-
-
 def init_encoder(model, path):
     """Loads the discriminator encoder (`electra/...`) of `model` from
     `path` (any format); the rest of `model` keeps its initial values.
     Surplus encoder variables are an error. Returns a description."""
     wanted = {
-        n: v for n, v in variables_by_name(model).items()
+        n: v
+        for n, v in variables_by_name(model).items()
         if n.startswith("electra/")
     }
     description = describe(path)
@@ -371,34 +333,6 @@ def init_encoder(model, path):
         f"initialized the discriminator encoder from the {description.format} "
         f"checkpoint {path}"
     )
-
-
-def finetuning_config_for(config):
-    """`config` with the model of an HF `init_checkpoint` folder: sizes
-    from its config.json unless `model_hparam_overrides` set them (then
-    they must agree), and its vocab when the config's does not exist."""
-    path = config.init_checkpoint
-    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
-        return config
-    description = describe(path)
-    model_config = description.config
-    if config.model_hparam_overrides:
-        hf_model_config(
-            description,
-            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
-        )
-    values = hf_overrides(model_config)
-    if not (config.vocab_file and os.path.exists(config.vocab_file)):
-        if description.vocab_file is None:
-            raise CheckpointError(
-                f"{path} has no vocab.txt and the config's vocab_file "
-                f"{config.vocab_file} does not exist; set vocab_file."
-            )
-        values.update(
-            vocab_file=description.vocab_file,
-            do_lower_case=description.do_lower_case,
-        )
-    return dataclasses.replace(config, **values)
 
 
 def assign_from_arrays(variables, arrays, where, allow_unused=None):
@@ -417,7 +351,11 @@ def _hf_pretrainer(description, hparams):
     from electra_tf.models.pretrainer import ElectraPretrainer
 
     path = description.path.rstrip(os.sep)
-    base = path[: -len("-discriminator")] if path.endswith("-discriminator") else None
+    base = (
+        path[: -len("-discriminator")]
+        if path.endswith("-discriminator")
+        else None
+    )
     generator = base + "-generator" if base else None
     if description.hf.role != "discriminator" or not (
         generator and huggingface.is_hf_folder(generator)
@@ -444,53 +382,3 @@ def _hf_pretrainer(description, hparams):
     arrays = dict(gen.weights, **description.hf.weights)
     assign_from_arrays(variables_by_name(model), arrays, path)
     return model
-
-
-SAVE_FORMATS = ("hf", "original", "ours")
-
-
-def save_model(model, path, format="hf", vocab_file=None, do_lower_case=True):
-    """Writes an `Encoder` ('hf' encoder folder or 'original' TF1 names)
-    or an `ElectraPretrainer` ('hf': `<path>-discriminator` and
-    `<path>-generator`; 'original'; 'ours' with `pretrain_config.json`).
-    Returns the paths written."""
-    from electra_tf.checkpoints import original
-    from electra_tf.models.encoder import Encoder
-
-    if format not in SAVE_FORMATS:
-        raise CheckpointError(
-            f"Unknown format {format!r}; use one of {', '.join(SAVE_FORMATS)}."
-        )
-    weights = {v.path: v.numpy() for v in model.weights}
-    is_encoder = isinstance(model, Encoder)
-    if format == "original":
-        return [original.write_checkpoint(path, 0, weights)]
-    if is_encoder:
-        if format == "ours":
-            raise CheckpointError(
-                "An encoder alone has no pre-training config; save it with "
-                "format 'hf' or 'original'."
-            )
-        huggingface.write(
-            path, "encoder", model.config, weights, vocab_file, do_lower_case
-        )
-        return [path]
-    config = model.config
-    vocab_file = vocab_file or (
-        config.vocab_file if config.vocab_file and os.path.exists(config.vocab_file) else None
-    )
-    if format == "ours":
-        config = dataclasses.replace(config, model_dir=path)
-        save_pretraining_config(config, path)
-        return [ours.Checkpointer(path, None, model).save(0)]
-    halves = [("discriminator", config.disc_config())]
-    if model.generator is not None:
-        halves.append(("generator", config.generator_config()))
-    folders = []
-    for role, model_config in halves:
-        folder = f"{path.rstrip(os.sep)}-{role}"
-        huggingface.write(
-            folder, role, model_config, weights, vocab_file, config.do_lower_case
-        )
-        folders.append(folder)
-    return folders

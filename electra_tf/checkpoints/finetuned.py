@@ -69,7 +69,7 @@ class ByNameCheckpointer:
 
     def last_finite(self, before_step):
         """Fine-tuning keeps one checkpoint; it counts if it is older."""
-        if self.latest and original._step_of(self.latest) < before_step:
+        if self.latest and original.step_of(self.latest) < before_step:
             return self.latest
         return None
 
@@ -139,7 +139,9 @@ def init_from_checkpoint(model, path, require_heads=False):
     # generator, other heads and training state may be left unused.
     original.restore_by_name(wanted, prefix, allow_unused=NOT_ENCODER)
     if loaded_heads:
-        logger.info("Loaded %s (task heads: %s)", prefix, ", ".join(loaded_heads))
+        logger.info(
+            "Loaded %s (task heads: %s)", prefix, ", ".join(loaded_heads)
+        )
     else:
         logger.info(
             "Initialised the encoder from pre-training checkpoint %s", prefix

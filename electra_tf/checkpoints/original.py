@@ -57,7 +57,9 @@ def indexed_checkpoints(directory):
     paths = list(state.all_model_checkpoint_paths)
     if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
         paths.append(state.model_checkpoint_path)
-    return [p if os.path.isabs(p) else os.path.join(directory, p) for p in paths]
+    return [
+        p if os.path.isabs(p) else os.path.join(directory, p) for p in paths
+    ]
 
 
 def resolve_checkpoint(path):
@@ -116,13 +118,17 @@ def variables_by_name(model):
     for variable in model.weights:
         other = table.setdefault(variable.path, variable)
         if other is not variable:
-            raise ValueError(f"Two model variables share the path {variable.path}.")
+            raise ValueError(
+                f"Two model variables share the path {variable.path}."
+            )
     return table
 
 
 def _listing(title, names, limit=25):
     shown = "\n  ".join(names[:limit])
-    more = f"\n  ... and {len(names) - limit} more" if len(names) > limit else ""
+    more = (
+        f"\n  ... and {len(names) - limit} more" if len(names) > limit else ""
+    )
     return f"{title} ({len(names)}):\n  {shown}{more}"
 
 
@@ -133,7 +139,9 @@ FIX = (
 )
 
 
-def check_names(variables, shapes, prefix, ignore=TRAINING_STATE, allow_unused=None, fix=FIX):
+def check_names(
+    variables, shapes, prefix, ignore=TRAINING_STATE, allow_unused=None, fix=FIX
+):
     """Raises CheckpointMismatchError listing every missing, surplus and
     wrong-shape name of `variables` ({name: variable}) against `shapes`."""
     missing = sorted(n for n in variables if n not in shapes)
@@ -153,9 +161,15 @@ def check_names(variables, shapes, prefix, ignore=TRAINING_STATE, allow_unused=N
     if missing or surplus or wrong:
         parts = [f"Checkpoint '{prefix}' does not fit the model."]
         if missing:
-            parts.append(_listing("Model variables missing from the checkpoint", missing))
+            parts.append(
+                _listing("Model variables missing from the checkpoint", missing)
+            )
         if surplus:
-            parts.append(_listing("Checkpoint variables the model does not have", surplus))
+            parts.append(
+                _listing(
+                    "Checkpoint variables the model does not have", surplus
+                )
+            )
         if wrong:
             parts.append(_listing("Variables whose shapes differ", wrong))
         parts.append(fix)
@@ -246,7 +260,9 @@ def remove_partial_checkpoints(directory, newer_than=None):
         if not match:
             continue
         stale = "_temp" in name or ".tempstate" in name
-        if stale or (newer_than is not None and int(match.group(2)) > newer_than):
+        if stale or (
+            newer_than is not None and int(match.group(2)) > newer_than
+        ):
             path = os.path.join(directory, name)
             if os.path.isdir(path):
                 tf.io.gfile.rmtree(path)
@@ -260,7 +276,8 @@ def remove_partial_checkpoints(directory, newer_than=None):
     return removed
 
 
-def _step_of(prefix):
+def step_of(prefix):
+    """The number of `<name>-<step>` (-1 without one)."""
     tail = prefix.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else -1
 
@@ -305,7 +322,9 @@ def load_training_state(prefix, variables, slots, iterations):
             f"{prefix} has Adam slots for only some variables; missing "
             f"{len(missing)}, e.g. {missing[:3]}."
         )
-    values = read_tensors(prefix, present + [GLOBAL_STEP] * (GLOBAL_STEP in names))
+    values = read_tensors(
+        prefix, present + [GLOBAL_STEP] * (GLOBAL_STEP in names)
+    )
     for name in present:
         slots[name].assign(values[name])
     parts = ["weights"] + (["Adam slots"] if present else [])

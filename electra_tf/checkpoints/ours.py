@@ -16,6 +16,7 @@ after the checkpoint's files are complete.
 
 import logging
 import os
+import re
 
 import tensorflow as tf
 
@@ -23,11 +24,18 @@ from electra_tf.checkpoints import original
 
 logger = logging.getLogger(__name__)
 
+PRETRAIN_CONFIG = "pretrain_config.json"
 FORMAT_KEY = "electra_tf/format_version"
 FORMAT_VERSION = 2
 FINITE_KEY = "electra_tf/weights_finite"
 RNG_PREFIX = "electra_tf/rng/"
 LOSS_SCALE_PREFIX = "electra_tf/loss_scale/"
+
+
+def save_pretraining_config(config, model_dir):
+    """Writes `pretrain_config.json` so the checkpoints describe themselves."""
+    os.makedirs(model_dir, exist_ok=True)
+    config.to_json(os.path.join(model_dir, PRETRAIN_CONFIG))
 
 
 def is_ours(prefix):
@@ -131,7 +139,9 @@ class Checkpointer:
             self.input_manager.save(checkpoint_number=step)
         if not self.chief:
             return None
-        tensors = {n: tf.convert_to_tensor(v) for n, v in self.variables.items()}
+        tensors = {
+            n: tf.convert_to_tensor(v) for n, v in self.variables.items()
+        }
         tensors[FORMAT_KEY] = tf.constant(FORMAT_VERSION, tf.int64)
         finite = _all_finite(tensors.values())
         tensors[FINITE_KEY] = tf.constant(finite)
@@ -139,7 +149,11 @@ class Checkpointer:
             original.write_checkpoint(
                 self.original_dir,
                 step,
-                {n: t for n, t in tensors.items() if not n.startswith("electra_tf/")},
+                {
+                    n: t
+                    for n, t in tensors.items()
+                    if not n.startswith("electra_tf/")
+                },
                 self.max_to_keep,
             )
         return original.write_checkpoint(
@@ -150,10 +164,12 @@ class Checkpointer:
         """The newest kept checkpoint older than `before_step` whose weights
         were all finite when saved (None if there is none)."""
         for prefix in reversed(original.indexed_checkpoints(self.model_dir)):
-            if original._step_of(prefix) >= before_step:
+            if original.step_of(prefix) >= before_step:
                 continue
             try:
-                if bool(original.read_tensors(prefix, [FINITE_KEY])[FINITE_KEY]):
+                if bool(
+                    original.read_tensors(prefix, [FINITE_KEY])[FINITE_KEY]
+                ):
                     return prefix
             except original.CheckpointError:
                 continue
@@ -180,7 +196,7 @@ class Checkpointer:
         if self.chief and indexed:
             newer_than = None
             if is_ours(indexed[-1]):
-                newer_than = original._step_of(indexed[-1])
+                newer_than = original.step_of(indexed[-1])
             original.remove_partial_checkpoints(self.model_dir, newer_than)
         # 1. this run's checkpoint: everything, input position included;
         #    a corrupt newest one falls back to the one before it
@@ -193,7 +209,9 @@ class Checkpointer:
             try:
                 self._restore(prefix, shapes)
             except original.CheckpointCorruptError as e:
-                logger.warning("%s Falling back to the checkpoint before it.", e)
+                logger.warning(
+                    "%s Falling back to the checkpoint before it.", e
+                )
                 continue
             self._restore_input(prefix)
             return f"resumed from {prefix}"
@@ -216,7 +234,7 @@ class Checkpointer:
             self.variables,
             shapes,
             prefix,
-            ignore=original.re.compile(f"^({FORMAT_KEY}|{FINITE_KEY})$"),
+            ignore=re.compile(f"^({FORMAT_KEY}|{FINITE_KEY})$"),
             fix="Resume with the hparams the run was started with (its "
             "pretrain_config.json), or use another model_dir.",
         )
@@ -253,7 +271,7 @@ def read_v0_1(model_dir):
     from electra_tf.models.pretrainer import ElectraPretrainer
     from electra_tf.optimization import create_optimizer
 
-    saved = os.path.join(model_dir, "pretrain_config.json")
+    saved = os.path.join(model_dir, PRETRAIN_CONFIG)
     if not os.path.exists(saved):
         raise original.CheckpointError(
             f"{model_dir} has no pretrain_config.json, which a 0.1 checkpoint "
@@ -265,9 +283,7 @@ def read_v0_1(model_dir):
     if config.mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)
-    rng = {
-        str(i): v for i, v in enumerate(rng_state_variables(model).values())
-    }
+    rng = {str(i): v for i, v in enumerate(rng_state_variables(model).values())}
     prefix = tf.train.latest_checkpoint(model_dir)
     try:
         status = tf.train.Checkpoint(

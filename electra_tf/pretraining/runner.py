@@ -145,9 +145,7 @@ def evaluate(config, strategy, model, log=print):
             return {k: out[k] for k in EVAL_KEYS if k in out}
 
         per_replica = strategy.run(replica_fn, args=(next(iterator),))
-        return {
-            k: strategy.gather(v, axis=0) for k, v in per_replica.items()
-        }
+        return {k: strategy.gather(v, axis=0) for k, v in per_replica.items()}
 
     metrics = PretrainingMetrics(
         model.discriminator is not None, config.disc_weight

@@ -162,14 +162,12 @@ def train(
     while step < num_train_steps:
         boundary = (step // save_checkpoints_steps + 1) * save_checkpoints_steps
         count = min(step + steps_per_call, num_train_steps, boundary) - step
-        scalars = {
-            k: float(v) for k, v in run(iterator, count).items()
-        }
+        scalars = {k: float(v) for k, v in run(iterator, count).items()}
         previous, step = step, int(optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in scalars.items() if "loss" in k):
-            raise NonFiniteLossError(_non_finite_message(
-                scalars, previous, count, checkpointer
-            ))
+            raise NonFiniteLossError(
+                _non_finite_message(scalars, previous, count, checkpointer)
+            )
         done = step >= num_train_steps
         if (step % save_checkpoints_steps == 0 or done) and step != last_saved:
             checkpointer.save(step)
@@ -213,9 +211,13 @@ def _non_finite_message(scalars, previous, count, checkpointer):
             "from scratch with a lower learning_rate or check the data."
         )
     else:
-        newer = "" if good == latest else (
-            f" (first make it the latest: delete the newer checkpoints "
-            f"after it, up to {latest})"
+        newer = (
+            ""
+            if good == latest
+            else (
+                f" (first make it the latest: delete the newer checkpoints "
+                f"after it, up to {latest})"
+            )
         )
         where = (
             f"The last checkpoint whose loss was finite is {good}; resume "
@@ -227,7 +229,9 @@ def _non_finite_message(scalars, previous, count, checkpointer):
     )
 
 
-def _log_progress(log, writer, step, total, scalars, steps_rate, batch, elapsed):
+def _log_progress(
+    log, writer, step, total, scalars, steps_rate, batch, elapsed
+):
     """One progress line and, with a writer, TensorBoard scalars."""
     eta = _duration((total - step) / steps_rate) if steps_rate > 0 else "?"
     log(
