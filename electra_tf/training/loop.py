@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from electra_tf.errors import InputError
 from electra_tf.optimization import clip_by_global_norm
 
 # TensorBoard's scalar plugin; tf.summary.write needs no tensorboard package.
@@ -24,9 +25,10 @@ _SCALAR = summary_pb2.SummaryMetadata(
 )
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the message names the last good
-    checkpoint to restart from."""
+class NonFiniteLossError(InputError, FloatingPointError):
+    """The loss became NaN or infinite; the message names the last
+    checkpoint whose loss was finite and the fix (the CLIs print it as one
+    line)."""
 
 
 def make_train_function(
