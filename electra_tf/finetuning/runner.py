@@ -23,8 +23,8 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from electra_tf import optimization
-from electra_tf import checkpoints as checkpoints_lib
-from electra_tf.checkpoints import finetuned as checkpoints
+from electra_tf import checkpoints
+from electra_tf.checkpoints import finetuned
 from electra_tf.config import HparamError
 from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
@@ -129,7 +129,7 @@ class ModelRunner:
         with strategy.scope():
             self.model = build_model(config, tasks)
         if config.init_checkpoint:
-            checkpoints.init_from_checkpoint(
+            finetuned.init_from_checkpoint(
                 self.model,
                 config.init_checkpoint,
                 require_heads=not config.do_train,
@@ -183,7 +183,7 @@ class ModelRunner:
             optimizer,
             loss_fn,
             iterator,
-            checkpoints.ByNameCheckpointer(
+            finetuned.ByNameCheckpointer(
                 self.model, self._model_dir, self._chief
             ),
             self.train_steps,
@@ -328,7 +328,7 @@ def run(config):
     Sets the Keras precision policy for the run (restored afterwards).
     """
     _check_not_input(config, config.model_dir)
-    config = checkpoints_lib.finetuning_config_for(config)
+    config = checkpoints.finetuning_config_for(config)
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
@@ -372,7 +372,7 @@ def _run_trials(config, strategy):
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)
-            checkpoints.write_description(model_dir, config, head_specs(tasks))
+            finetuned.write_description(model_dir, config, head_specs(tasks))
         keras.utils.set_random_seed(seed)
         runner = ModelRunner(config, tasks, model_dir, seed, strategy)
         if config.do_train:
