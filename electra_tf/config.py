@@ -347,6 +347,8 @@ class PretrainingConfig(_RunConfig):
     results_pkl: Optional[str] = None
     # additions of this port (README, "Deviations")
     mask_without_replacement: bool = False
+    write_original_checkpoint: bool = False
+    init_checkpoint: Optional[str] = None
 
     @classmethod
     def from_hparams(cls, model_name, data_dir, hparams=None):

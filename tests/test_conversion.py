@@ -9,12 +9,11 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.config import PretrainingConfig
-from electra_tf.conversion.loading import (
+from electra_tf.checkpoints import (
+    CheckpointError,
+    CheckpointMismatchError,
     load_discriminator_checkpoint,
     load_pretraining_checkpoint,
-)
-from electra_tf.conversion.tf1_checkpoint import (
-    CheckpointMismatchError,
     restore_by_name,
     variables_by_name,
 )
@@ -167,9 +166,9 @@ def test_discriminator_only_checkpoint_loads_into_the_encoder(tmp_path):
 
 def test_missing_hparams_and_missing_checkpoint_are_explained(tmp_path):
     folder, _ = _fixture()
-    with pytest.raises(ValueError, match="Pass the original pre-training hparams"):
+    with pytest.raises(CheckpointError, match="Pass the original pre-training hparams"):
         load_pretraining_checkpoint(folder)
-    with pytest.raises(FileNotFoundError, match="No checkpoint found in directory"):
+    with pytest.raises(CheckpointError, match="holds no known checkpoint"):
         load_pretraining_checkpoint(str(tmp_path), {})
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.conversion.loading import load_pretraining_checkpoint
+from electra_tf.checkpoints import load_pretraining_checkpoint
 from pretraining_helpers import HERE, ROOT, make_data_dir, run_python
 
 TWO_CPUS = """
@@ -214,7 +214,7 @@ def test_multi_worker_two_processes_train_checkpoint_and_resume(tmp_path):
     for worker in (0, 1):
         state = os.path.join(model_dir, "input_state", f"worker_{worker}")
         assert tf.train.latest_checkpoint(state).endswith("ckpt-4")
-    before = load_pretraining_checkpoint(os.path.join(model_dir, "ckpt-4"))
+    before = load_pretraining_checkpoint(os.path.join(model_dir, "model.ckpt-4"))
     chief, _ = _run_workers(data_dir, 6)
     assert "resumed from" in chief and "ckpt-4" in chief
     assert "Training steps 4 -> 6." in chief and "step 6/6" in chief

@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.config import FinetuningConfig, ModelConfig, PretrainingConfig
-from electra_tf.conversion import loading
-from electra_tf.finetuning import checkpoints
+from electra_tf.checkpoints import CheckpointMismatchError, ours
+from electra_tf.checkpoints import finetuned as checkpoints
+from electra_tf.checkpoints import save_pretraining_config
 from electra_tf.finetuning import task_builder
 from electra_tf.models import finetuner
 from electra_tf.models.pretrainer import ElectraPretrainer
@@ -313,7 +314,7 @@ def test_init_from_the_original_pretraining_checkpoint():
     ref = np.load(os.path.join(path, "reference.npz"))
     out = model.encoder({k: ref[k] for k in ("input_ids", "input_mask", "segment_ids")})
     np.testing.assert_allclose(out["sequence_output"], ref["disc_sequence_output"], atol=1e-4)
-    with pytest.raises(checkpoints.tf1_checkpoint.CheckpointMismatchError, match="no task_specific/rte"):
+    with pytest.raises(CheckpointMismatchError, match="no task_specific/rte"):
         checkpoints.init_from_checkpoint(model, path, require_heads=True)
 
 
@@ -367,17 +368,14 @@ def test_init_from_our_pretraining_checkpoint(tmp_path):
     })
     pretrainer = ElectraPretrainer(config)
     model_dir = config.model_dir
-    loading.save_pretraining_config(config, model_dir)
-    manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=pretrainer), model_dir, 1, checkpoint_name="ckpt"
-    )
-    manager.save()
+    save_pretraining_config(config, model_dir)
+    ours.Checkpointer(model_dir, 1, pretrainer).save(3)
     model = finetuner.FinetuningModel(config.disc_config(), TASKS[:1])
     assert checkpoints.init_from_checkpoint(model, model_dir) == []
     source = {v.path: v.numpy() for v in pretrainer.discriminator.weights}
     for v in model.encoder.weights:
         np.testing.assert_array_equal(v.numpy(), source[v.path], err_msg=v.path)
-    with pytest.raises(ValueError, match="pre-training checkpoint"):
+    with pytest.raises(CheckpointMismatchError, match="no task_specific/rte"):
         checkpoints.init_from_checkpoint(model, model_dir, require_heads=True)
 
 

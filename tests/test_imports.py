@@ -19,16 +19,18 @@ FORBIDDEN = {
     "electra_tf.tokenization": ["electra_tf.models", "electra_tf.layers", "electra_tf.training"],
     "electra_tf.layers": [
         "electra_tf.models", "electra_tf.pretraining", "electra_tf.finetuning",
-        "electra_tf.training", "electra_tf.conversion",
+        "electra_tf.training", "electra_tf.checkpoints",
     ],
-    "electra_tf.models": ["electra_tf.training", "electra_tf.conversion", "electra_tf.finetuning."],
+    # models import electra_tf.checkpoints only inside from_pretrained /
+    # save_pretrained, on use.
+    "electra_tf.models": ["electra_tf.training", "electra_tf.finetuning."],
     "electra_tf.pretraining.data": ["electra_tf.models", "electra_tf.layers"],
     "electra_tf.pretraining.build_dataset": ["electra_tf.models", "electra_tf.layers"],
     "electra_tf.pretraining.masking": ["electra_tf.models", "electra_tf.training"],
     "electra_tf.optimization": ["electra_tf.models", "electra_tf.layers"],
     "electra_tf.training": [
         "electra_tf.models", "electra_tf.layers", "electra_tf.pretraining",
-        "electra_tf.finetuning", "electra_tf.conversion", "electra_tf.tokenization",
+        "electra_tf.finetuning", "electra_tf.checkpoints", "electra_tf.tokenization",
     ],
 }
 

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.optimization import AdamWeightDecay, create_optimizer
-from electra_tf.training import checkpoints, distribution, loop
+from electra_tf.checkpoints import CheckpointError, ours
+from electra_tf.training import distribution, loop
 
 # Batches near the initial weights (small gradients) alternate with far
 # ones (gradients clipped).
@@ -47,8 +48,8 @@ def train(model_dir, steps, model=None, optimizer=None, save_every=2, keep=3,
     )
     optimizer.build(model.trainable_variables)
     iterator = iter(dataset())
-    ckpt = checkpoints.Checkpointer(
-        str(model_dir), keep, iterator=iterator, model=model, optimizer=optimizer
+    ckpt = ours.Checkpointer(
+        str(model_dir), keep, model, optimizer, iterator=iterator
     )
     message = ckpt.restore_or_initialize()
     lines = [] if lines is None else lines
@@ -111,7 +112,12 @@ def test_checkpoint_cadence_and_keep(tmp_path):
     train(tmp_path, 5, save_every=2, keep=2)
     state = tf.train.get_checkpoint_state(str(tmp_path))
     names = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
-    assert names == ["ckpt-4", "ckpt-5"]
+    assert names == ["model.ckpt-4", "model.ckpt-5"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint", "input_state",
+        "model.ckpt-4.data-00000-of-00001", "model.ckpt-4.index",
+        "model.ckpt-5.data-00000-of-00001", "model.ckpt-5.index",
+    ]
     inputs = glob.glob(str(tmp_path / "input_state" / "worker_0" / "ckpt-*.index"))
     assert sorted(os.path.basename(p) for p in inputs) == ["ckpt-4.index", "ckpt-5.index"]
 
@@ -120,7 +126,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     straight, _, _ = train(tmp_path / "straight", 6)
     train(tmp_path / "split", 3)
     resumed, optimizer, message = train(tmp_path / "split", 6)
-    assert message.startswith("resumed from") and message.endswith("ckpt-3")
+    assert message == f"resumed from {tmp_path / 'split' / 'model.ckpt-3'}"
     for a, b in zip(resumed.weights, straight.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert int(optimizer.iterations) == 6
@@ -129,22 +135,25 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     assert lines == ["Step 6 >= num_train_steps 6: nothing to do."]
 
 
-def test_half_written_checkpoint_is_ignored(tmp_path):
+def test_half_written_checkpoint_is_ignored_and_removed(tmp_path):
     train(tmp_path, 4)
-    # a crash while writing ckpt-6: its files exist, the index file is
-    # not updated yet
-    for suffix in (".index", ".data-00000-of-00001"):
-        (tmp_path / f"ckpt-6{suffix}").write_bytes(b"partial")
+    # a crash while writing model.ckpt-6: its files exist, the index file
+    # is not updated yet
+    for name in ("model.ckpt-6.index", "model.ckpt-6.data-00000-of-00001",
+                 "model.ckpt-6.data-00000-of-00001.tempstate123"):
+        (tmp_path / name).write_bytes(b"partial")
+    (tmp_path / "ckpt-6_temp").mkdir()
     model, optimizer, message = train(tmp_path, 4)
-    assert message.endswith("ckpt-4") and int(optimizer.iterations) == 4
+    assert message.endswith("model.ckpt-4") and int(optimizer.iterations) == 4
+    assert not [n for n in os.listdir(tmp_path) if "6" in n]
     os.remove(tmp_path / "input_state" / "worker_0" / "ckpt-4.index")
-    with pytest.raises(FileNotFoundError, match="input position"):
+    with pytest.raises(CheckpointError, match="input position"):
         train(tmp_path, 5)
 
 
 def test_initialize_runs_only_without_our_checkpoint(tmp_path):
     model = make_model()
-    ckpt = checkpoints.Checkpointer(str(tmp_path), 1, model=model)
+    ckpt = ours.Checkpointer(str(tmp_path), 1, model)
     calls = []
     assert ckpt.restore_or_initialize(lambda p: calls.append(p) or "init") == "init"
     assert calls == [None]
@@ -164,7 +173,9 @@ def test_non_finite_loss_stops_naming_step_and_checkpoint(tmp_path):
         train(tmp_path, 6, model=model, loss_fn=loss_fn)
     message = str(error.value)
     assert "within steps 4-4" in message
-    assert str(tmp_path / "ckpt-2") in message
+    # model.ckpt-2's weights gave step 3 a finite loss; nothing newer exists
+    assert f"last checkpoint whose loss was finite is {tmp_path / 'model.ckpt-2'}" in message
+    assert "lower learning_rate" in message
 
 
 def test_progress_lines_and_tensorboard_scalars(tmp_path):
@@ -209,6 +220,6 @@ def test_rng_state_variables_are_the_dropout_seeds():
     inputs = keras.Input((3,))
     x = keras.layers.Dropout(0.5)(keras.layers.Dense(2)(inputs))
     model = keras.Model(inputs, keras.layers.Dropout(0.5)(x))
-    states = checkpoints.rng_state_variables(model)
-    assert sorted(states) == ["0", "1"]
+    states = ours.rng_state_variables(model)
+    assert sorted(states) == ["electra_tf/rng/0", "electra_tf/rng/1"]
     assert all(v.path.endswith("seed_generator_state") for v in states.values())

@@ -8,10 +8,6 @@ import keras
 
 import numpy_reference as ref
 from electra_tf.config import ModelConfig, PretrainingConfig
-from electra_tf.conversion.loading import (
-    load_pretraining_checkpoint,
-    save_pretraining_config,
-)
 from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
 from helpers import (
@@ -207,35 +203,3 @@ def test_pretrainer_round_trips_config_and_keras_file(tmp_path, changes):
                   masked_lm_positions=np.array([[1, 2], [3, 3], [1, 0]], "int32"))
     loaded = assert_keras_file_round_trip(model, inputs, tmp_path)
     assert names(loaded) == names(model)
-
-
-def test_training_checkpoint_holds_model_and_optimizer_state(tmp_path):
-    """Our own format: tf.train.Checkpoint of model + optimizer, with the
-    config beside it, reloads through load_pretraining_checkpoint."""
-    model = tiny_pretrainer()
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-    optimizer.apply_gradients(
-        [(tf.ones_like(v), v) for v in model.trainable_variables]
-    )
-    model_dir = str(tmp_path / "models" / "tiny")
-    save_pretraining_config(model.config, model_dir)
-    manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model, optimizer=optimizer), model_dir, 2
-    )
-    manager.save()
-    loaded = load_pretraining_checkpoint(model_dir)
-    for a, b in zip(loaded.weights, model.weights):
-        assert a.path == b.path
-        np.testing.assert_array_equal(a, b)
-    fresh = ElectraPretrainer(model.config)
-    fresh_opt = keras.optimizers.Adam(1e-3)
-    fresh_opt.build(fresh.trainable_variables)
-    tf.train.Checkpoint(model=fresh, optimizer=fresh_opt).restore(
-        manager.latest_checkpoint
-    ).assert_consumed()
-    assert int(fresh_opt.iterations) == 1
-    for a, b in zip(fresh.weights, model.weights):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(fresh_opt.variables, optimizer.variables):
-        np.testing.assert_array_equal(a, b)

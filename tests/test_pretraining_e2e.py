@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import electra_tf.pretraining
 from electra_tf.config import HparamError, PretrainingConfig
-from electra_tf.conversion.loading import load_pretraining_checkpoint
+from electra_tf.checkpoints import load_pretraining_checkpoint
 from electra_tf.pretraining import data
 from electra_tf.pretraining.default_data import ensure_default_data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics, auc_thresholds
@@ -246,6 +246,7 @@ def test_debug_mode_restarts_the_model_dir(tmp_path):
     lines = []
     electra_tf.pretraining.run(config, log=lines.append)
     assert not os.path.exists(stale) and "started from scratch" in lines
+    assert any(f"the existing model directory {config.model_dir}" in l for l in lines)
     assert os.path.exists(os.path.join(config.model_dir, "pretrain_config.json"))
     assert os.path.exists(os.path.join(config.model_dir, "vocab.txt"))
 

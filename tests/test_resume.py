@@ -49,7 +49,7 @@ def _finish(proc):
 def _state(model_dir):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
     names = reader.get_variable_to_shape_map()
-    return {n: reader.get_tensor(n) for n in names if "VARIABLE_VALUE" in n}
+    return {n: reader.get_tensor(n) for n in names}
 
 
 @pytest.mark.slow
@@ -70,12 +70,12 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     at_kill = tf.train.latest_checkpoint(model_dir)
     assert int(at_kill.rsplit("-", 1)[1]) < STEPS
     out = _finish(_start(data_dir, "killed"))
-    assert f"resumed from {model_dir}/ckpt-" in out and f"step {STEPS}/{STEPS}" in out
+    assert f"resumed from {model_dir}/model.ckpt-" in out and f"step {STEPS}/{STEPS}" in out
     _finish(straight)
     a = _state(os.path.join(data_dir, "models", "straight"))
     b = _state(model_dir)
     assert sorted(a) == sorted(b) and len(a) > 100
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    step = [n for n in a if n.startswith("optimizer/_iterations")]
-    assert [int(a[n]) for n in step] == [STEPS]
+    assert int(a["global_step"]) == STEPS
+    assert len([n for n in a if n.endswith("/adam_m")]) > 30

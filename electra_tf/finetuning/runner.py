@@ -23,8 +23,10 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from electra_tf import optimization
+from electra_tf import checkpoints
+from electra_tf.checkpoints import finetuned
 from electra_tf.config import HparamError
-from electra_tf.finetuning import checkpoints
+from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import task_builder
 from electra_tf.models.finetuner import FinetuningModel
@@ -37,6 +39,18 @@ LOG_EVERY_SECONDS = 5.0
 GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
 
 
+def head_specs(tasks):
+    """The task heads of a FinetuningModel, as saved beside its weights."""
+    return [
+        {
+            "name": t.name,
+            "head_type": t.head_type,
+            "num_labels": getattr(t, "num_labels", None),
+        }
+        for t in tasks
+    ]
+
+
 def build_model(config, tasks):
     """The FinetuningModel of `config` with one head per task."""
     model_config = config.disc_config()
@@ -45,17 +59,9 @@ def build_model(config, tasks):
             f"max_seq_length {config.max_seq_length} exceeds the model's "
             f"max_position_embeddings {model_config.max_position_embeddings}."
         )
-    specs = [
-        {
-            "name": t.name,
-            "head_type": t.head_type,
-            "num_labels": getattr(t, "num_labels", None),
-        }
-        for t in tasks
-    ]
     return FinetuningModel(
         model_config,
-        specs,
+        head_specs(tasks),
         beam_size=config.beam_size,
         joint_prediction=config.joint_prediction,
         answerable_classifier=config.answerable_classifier,
@@ -123,7 +129,7 @@ class ModelRunner:
         with strategy.scope():
             self.model = build_model(config, tasks)
         if config.init_checkpoint:
-            checkpoints.init_from_checkpoint(
+            finetuned.init_from_checkpoint(
                 self.model,
                 config.init_checkpoint,
                 require_heads=not config.do_train,
@@ -177,7 +183,7 @@ class ModelRunner:
             optimizer,
             loss_fn,
             iterator,
-            checkpoints.ByNameCheckpointer(
+            finetuned.ByNameCheckpointer(
                 self.model, self._model_dir, self._chief
             ),
             self.train_steps,
@@ -321,11 +327,28 @@ def run(config):
 
     Sets the Keras precision policy for the run (restored afterwards).
     """
+    _check_not_input(config, config.model_dir)
+    config = checkpoints.finetuning_config_for(config)
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
     with distribution.precision_policy(config.mixed_precision):
         return _run_trials(config, strategy)
+
+
+def _check_not_input(config, model_dir):
+    """Refuses to replace the directory the run loads its weights from."""
+    if not (config.do_train and config.init_checkpoint):
+        return
+    source = os.path.abspath(config.init_checkpoint)
+    trials = re.escape(os.path.abspath(model_dir)) + r"_\d+"
+    if re.match(trials + "($|" + re.escape(os.sep) + ")", source):
+        raise OutputExistsError(
+            f"init_checkpoint {config.init_checkpoint} is one of this run's "
+            f"trial directories {model_dir}_<trial>, which training "
+            "replaces. Copy it elsewhere first and point init_checkpoint "
+            "there, or set model_dir to another directory."
+        )
 
 
 def _run_trials(config, strategy):
@@ -349,7 +372,7 @@ def _run_trials(config, strategy):
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)
-            tf.io.gfile.makedirs(model_dir)
+            finetuned.write_description(model_dir, config, head_specs(tasks))
         keras.utils.set_random_seed(seed)
         runner = ModelRunner(config, tasks, model_dir, seed, strategy)
         if config.do_train:

@@ -151,6 +151,21 @@ class Encoder(keras.Model):
             "all_layer_outputs": all_layer_outputs,
         }
 
+    @classmethod
+    def from_pretrained(cls, path, hparams=None):
+        """The encoder (the discriminator's, for a pre-training checkpoint) at `path`: our checkpoints, original TF1
+        ones (pass their `hparams`) or Hugging Face folders."""
+        # Imported on use: the checkpoint module builds models.
+        from electra_tf import checkpoints
+
+        return checkpoints.load_encoder(path, hparams)
+
+    def save_pretrained(self, path, format="hf", vocab_file=None):
+        """Writes this model as `format` ('hf', 'original')."""
+        from electra_tf import checkpoints
+
+        return checkpoints.save_model(self, path, format, vocab_file)
+
     def get_config(self):
         return {
             "name": self.name,

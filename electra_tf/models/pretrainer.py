@@ -259,6 +259,21 @@ class ElectraPretrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.inference(**inputs)
 
+    @classmethod
+    def from_pretrained(cls, path, hparams=None):
+        """The pre-trainer at `path`: our checkpoints, original TF1
+        ones (pass their `hparams`) or Hugging Face folders."""
+        # Imported on use: the checkpoint module builds models.
+        from electra_tf import checkpoints
+
+        return checkpoints.load_pretrainer(path, hparams)
+
+    def save_pretrained(self, path, format="hf", vocab_file=None):
+        """Writes this model as `format` ('hf', 'original', 'ours')."""
+        from electra_tf import checkpoints
+
+        return checkpoints.save_model(self, path, format, vocab_file)
+
     def get_config(self):
         return {
             "name": self.name,

@@ -7,6 +7,7 @@ optimizer and checkpoints wired together; training runs
 (the original configures but never writes them, spec 10.17).
 """
 
+import logging
 import os
 import pickle
 import shutil
@@ -15,17 +16,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_tf.config import HparamError
-from electra_tf.conversion.loading import save_pretraining_config
-from electra_tf.conversion.tf1_checkpoint import (
-    restore_by_name,
-    variables_by_name,
-)
+from electra_tf import checkpoints
+from electra_tf.errors import MissingInputError
+from electra_tf.checkpoints import original, ours
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
 from electra_tf.pretraining import data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics
-from electra_tf.training import checkpoints, distribution, loop
+from electra_tf.training import distribution, loop
 
 # Tensors of `compute_losses` that the eval metrics read.
 EVAL_KEYS = (
@@ -54,29 +52,57 @@ def _inner(optimizer):
 
 
 def load_original_training_state(prefix, model, optimizer):
-    """Loads an original (TF1) checkpoint: weights by name, and the Adam
-    slots `<var>/adam_m`, `<var>/adam_v` and `global_step` if present (the
-    README's recipe for continuing pre-training a released model)."""
-    restore_by_name(variables_by_name(model), prefix)
-    reader = tf.train.load_checkpoint(prefix)
-    names = reader.get_variable_to_shape_map()
-    slots = _inner(optimizer).original_slot_names()
-    present = [n for n in slots if n in names]
-    if present and len(present) != len(slots):
-        missing = sorted(set(slots) - set(present))
-        raise ValueError(
-            f"{prefix} has Adam slots for only some variables; missing "
-            f"{len(missing)}, e.g. {missing[:3]}."
+    """Weights, Adam slots and global_step of an original (TF1) checkpoint."""
+    inner = _inner(optimizer)
+    return original.load_training_state(
+        prefix,
+        original.variables_by_name(model),
+        inner.original_slot_names(),
+        inner.iterations,
+    )
+
+
+def _initialize(config, prefix, model, optimizer):
+    """Without a checkpoint of this run: an original checkpoint in
+    model_dir (weights, slots, step), else `init_checkpoint` (encoder)."""
+    if prefix:
+        return load_original_training_state(prefix, model, optimizer)
+    if config.init_checkpoint:
+        return checkpoints.init_encoder(model, config.init_checkpoint)
+    return None
+
+
+def _original_dir(config):
+    if not config.write_original_checkpoint:
+        return None
+    return os.path.join(config.model_dir, "original")
+
+
+def _write_run_metadata(config):
+    checkpoints.save_pretraining_config(config, config.model_dir)
+    if tf.io.gfile.exists(config.vocab_file):
+        # Fine-tuning prefers <model_dir>/vocab.txt (as the original).
+        tf.io.gfile.copy(
+            config.vocab_file,
+            os.path.join(config.model_dir, "vocab.txt"),
+            overwrite=True,
         )
-    for name in present:
-        slots[name].assign(reader.get_tensor(name))
-    parts = ["weights"] + (["Adam slots"] if present else [])
-    if "global_step" in names:
-        step = int(reader.get_tensor("global_step"))
-        _inner(optimizer).iterations.assign(step)
-        parts.append(f"global_step {step}")
-    parts = ", ".join(parts)
-    return f"initialized from the original checkpoint {prefix} ({parts})"
+
+
+def _remove_for_debug(model_dir, log):
+    """`debug: true` starts afresh as the original (run_pretraining.py
+    `train_or_eval` deletes model_dir), saying what it deletes."""
+    if not tf.io.gfile.exists(model_dir):
+        return
+    count = len(original.indexed_checkpoints(model_dir))
+    message = (
+        f"warning: debug is true, so the existing model directory {model_dir} "
+        f"({count} checkpoint(s)) is deleted, as the original does; set "
+        "debug false to resume from it instead."
+    )
+    log(message)
+    logging.warning(message)
+    shutil.rmtree(model_dir, ignore_errors=True)
 
 
 def _optimizer(config):
@@ -93,32 +119,15 @@ def _optimizer(config):
 
 
 def _restore_for_eval(model, model_dir):
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest is None:
-        raise FileNotFoundError(
+    """Loads the latest checkpoint of `model_dir` (ours or the original's)."""
+    if original.indexed_checkpoints(model_dir) == []:
+        raise MissingInputError(
             f"No checkpoint in {model_dir} to evaluate; train first "
             "(do_train true) or point model_dir at a trained model."
         )
-    if checkpoints.is_object_checkpoint(latest):
-        status = tf.train.Checkpoint(model=model).restore(latest)
-        status.assert_existing_objects_matched().expect_partial()
-    else:
-        restore_by_name(variables_by_name(model), latest)
+    latest = original.resolve_checkpoint(model_dir)
+    original.restore_by_name(original.variables_by_name(model), latest)
     return latest
-
-
-def _checkpoint_step(prefix):
-    """The global step stored in a checkpoint (ours or the original's)."""
-    reader = tf.train.load_checkpoint(prefix)
-    names = reader.get_variable_to_shape_map()
-    for name in (
-        "global_step",
-        "optimizer/inner_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE",
-        "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE",
-    ):
-        if name in names:
-            return int(reader.get_tensor(name))
-    return 0
 
 
 def evaluate(config, strategy, model, log=print):
@@ -136,9 +145,7 @@ def evaluate(config, strategy, model, log=print):
             return {k: out[k] for k in EVAL_KEYS if k in out}
 
         per_replica = strategy.run(replica_fn, args=(next(iterator),))
-        return {
-            k: strategy.gather(v, axis=0) for k, v in per_replica.items()
-        }
+        return {k: strategy.gather(v, axis=0) for k, v in per_replica.items()}
 
     metrics = PretrainingMetrics(
         model.discriminator is not None, config.disc_weight
@@ -147,7 +154,7 @@ def evaluate(config, strategy, model, log=print):
         outputs = eval_step(inputs, tf.constant(step, tf.int64))
         metrics.update({k: np.asarray(v) for k, v in outputs.items()})
     results = metrics.result()
-    results["global_step"] = _checkpoint_step(latest)
+    results["global_step"] = original.checkpoint_step(latest)
     log(f"Evaluated {latest} on {config.num_eval_steps} batches:")
     lines = [f"  {k} = {results[k]}" for k in sorted(results)]
     for line in lines:
@@ -170,23 +177,26 @@ def train(config, strategy, model, log=print):
     inputs = distribution.DistributedInput(
         strategy, lambda context: data.input_fn(config, True, context)
     )
-    checkpointer = checkpoints.Checkpointer(
+    checkpointer = ours.Checkpointer(
         config.model_dir,
         config.keep_checkpoint_max,
+        model,
+        optimizer,
         iterator=inputs.iterator,
         chief=chief,
         worker=distribution.worker_index(strategy),
-        model=model,
-        optimizer=optimizer,
-        rng=checkpoints.rng_state_variables(model),
+        original_dir=_original_dir(config),
     )
     try:
         log(
             checkpointer.restore_or_initialize(
-                lambda prefix: prefix
-                and load_original_training_state(prefix, model, optimizer)
+                lambda prefix: _initialize(config, prefix, model, optimizer)
             )
         )
+        if chief:
+            # Only now is the run known to fit model_dir (issue: a refused
+            # resume must leave pretrain_config.json as it was).
+            _write_run_metadata(config)
 
         def loss_fn(batch, step):
             out = model.compute_losses(batch, step, training=True)
@@ -222,6 +232,7 @@ def run(config, log=print):
     Sets the Keras precision policy for the run (restored afterwards) and
     seeds weight initialisation and dropout from `config.seed`.
     """
+    config = checkpoints.pretraining_config_for(config)
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
@@ -233,18 +244,9 @@ def run(config, log=print):
     if not chief:
         log = lambda message: None  # noqa: E731 (only the chief reports)
     if config.debug and config.do_train and chief:
-        shutil.rmtree(config.model_dir, ignore_errors=True)
+        _remove_for_debug(config.model_dir, log)
     if chief:
         log("Config:\n" + describe(config))
-    if chief and config.do_train:
-        save_pretraining_config(config, config.model_dir)
-        if tf.io.gfile.exists(config.vocab_file):
-            # Fine-tuning prefers <model_dir>/vocab.txt (as the original).
-            tf.io.gfile.copy(
-                config.vocab_file,
-                os.path.join(config.model_dir, "vocab.txt"),
-                overwrite=True,
-            )
     with distribution.precision_policy(config.mixed_precision):
         keras.utils.set_random_seed(config.seed)
         with strategy.scope():

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from electra_tf.errors import InputError
 from electra_tf.optimization import clip_by_global_norm
 
 # TensorBoard's scalar plugin; tf.summary.write needs no tensorboard package.
@@ -24,9 +25,10 @@ _SCALAR = summary_pb2.SummaryMetadata(
 )
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the message names the last good
-    checkpoint to restart from."""
+class NonFiniteLossError(InputError, FloatingPointError):
+    """The loss became NaN or infinite; the message names the last
+    checkpoint whose loss was finite and the fix (the CLIs print it as one
+    line)."""
 
 
 def make_train_function(
@@ -142,6 +144,8 @@ def train(
     `steps_per_call` steps never cross one. Progress is printed at most
     every `log_every_seconds` (and written as TensorBoard scalars to
     `summary_dir`). Returns the last step's scalars as floats.
+    `checkpointer` has `save(step)`, `latest` and `last_finite(step)` (the
+    newest checkpoint older than `step` whose weights were finite).
     Raises NonFiniteLossError naming the step and the last good checkpoint.
     """
     run = make_train_function(
@@ -160,16 +164,11 @@ def train(
     while step < num_train_steps:
         boundary = (step // save_checkpoints_steps + 1) * save_checkpoints_steps
         count = min(step + steps_per_call, num_train_steps, boundary) - step
-        scalars = {
-            k: float(v) for k, v in run(iterator, count).items()
-        }
+        scalars = {k: float(v) for k, v in run(iterator, count).items()}
         previous, step = step, int(optimizer.iterations.numpy())
         if not all(math.isfinite(v) for k, v in scalars.items() if "loss" in k):
             raise NonFiniteLossError(
-                f"Non-finite loss ({_format_scalars(scalars)}) within steps "
-                f"{previous + 1}-{previous + count}. Last good checkpoint: "
-                f"{checkpointer.latest or 'none'}. Lower learning_rate or "
-                "check the data, then re-run to resume from that checkpoint."
+                _non_finite_message(scalars, previous, count, checkpointer)
             )
         done = step >= num_train_steps
         if (step % save_checkpoints_steps == 0 or done) and step != last_saved:
@@ -202,7 +201,39 @@ def train(
     return scalars
 
 
-def _log_progress(log, writer, step, total, scalars, steps_rate, batch, elapsed):
+def _non_finite_message(scalars, previous, count, checkpointer):
+    """Names the newest checkpoint whose weights still gave a finite loss:
+    the one saved at step `previous` gave the non-finite loss itself (its
+    weights make step previous + 1's loss), so it is not it."""
+    good = checkpointer.last_finite(previous)
+    latest = checkpointer.latest
+    if good is None:
+        where = (
+            "No checkpoint saved before it had a finite loss; restart "
+            "from scratch with a lower learning_rate or check the data."
+        )
+    else:
+        newer = (
+            ""
+            if good == latest
+            else (
+                f" (first make it the latest: delete the newer checkpoints "
+                f"after it, up to {latest})"
+            )
+        )
+        where = (
+            f"The last checkpoint whose loss was finite is {good}; resume "
+            f"from it{newer} with a lower learning_rate, or check the data."
+        )
+    return (
+        f"Non-finite loss ({_format_scalars(scalars)}) within steps "
+        f"{previous + 1}-{previous + count}. {where}"
+    )
+
+
+def _log_progress(
+    log, writer, step, total, scalars, steps_rate, batch, elapsed
+):
     """One progress line and, with a writer, TensorBoard scalars."""
     eta = _duration((total - step) / steps_rate) if steps_rate > 0 else "?"
     log(

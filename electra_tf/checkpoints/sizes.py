@@ -1,0 +1,106 @@
+"""Model sizes of a run that starts from a Hugging Face folder.
+
+A run's config names its model by size; a Hugging Face `init_checkpoint`
+brings its own config.json. Its sizes win unless the hparams set
+`model_hparam_overrides`; then both must agree, or the error names both.
+"""
+
+import dataclasses
+import os
+
+from electra_tf.checkpoints import huggingface
+from electra_tf.checkpoints.original import CheckpointMismatchError
+from electra_tf.config import load_hparams
+from electra_tf.errors import CheckpointError
+
+
+def _check_overrides(config, model_config, path):
+    if config.model_hparam_overrides:
+        hf_model_config(
+            model_config,
+            path,
+            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
+        )
+
+
+MODEL_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+)
+
+
+def hf_model_config(config, path, hparams=None):
+    """`config` (of the HF folder `path`) after checking that the model
+    fields in `hparams` (its `model_hparam_overrides`, `vocab_size`,
+    `embedding_size`) agree with it."""
+    given = dict(load_hparams(hparams or {}))
+    given.update(given.pop("model_hparam_overrides", {}) or {})
+    mine = {
+        **dataclasses.asdict(config),
+        "embedding_size": config.embedding_width,
+    }
+    wrong = [
+        f"{k}: hparams {given[k]!r} vs config.json {mine[k]!r}"
+        for k in sorted(mine)
+        if k in given and given[k] is not None and given[k] != mine[k]
+    ]
+    if wrong:
+        raise CheckpointMismatchError(
+            f"The hparams describe another model than {path}/"
+            f"config.json: {'; '.join(wrong)}. Drop these hparams (the "
+            "sizes come from config.json) or use a matching folder."
+        )
+    return config
+
+
+def hf_overrides(model_config):
+    """Run-config hparams that rebuild `model_config` exactly."""
+    return {
+        "vocab_size": model_config.vocab_size,
+        "embedding_size": model_config.embedding_width,
+        "model_hparam_overrides": {
+            k: getattr(model_config, k) for k in MODEL_FIELDS
+        },
+    }
+
+
+def pretraining_config_for(config):
+    """`config` with the discriminator of an HF `init_checkpoint` folder
+    (sizes from its config.json unless `model_hparam_overrides` set them)."""
+    path = config.init_checkpoint
+    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+        return config
+    hf = huggingface.read(path)
+    _check_overrides(config, hf.model_config, path)
+    return dataclasses.replace(config, **hf_overrides(hf.model_config))
+
+
+def finetuning_config_for(config):
+    """`config` with the model of an HF `init_checkpoint` folder: sizes
+    from its config.json unless `model_hparam_overrides` set them (then
+    they must agree), and its vocab when the config's does not exist."""
+    path = config.init_checkpoint
+    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+        return config
+    hf = huggingface.read(path)
+    _check_overrides(config, hf.model_config, path)
+    values = hf_overrides(hf.model_config)
+    if not (config.vocab_file and os.path.exists(config.vocab_file)):
+        if hf.vocab_file is None:
+            raise CheckpointError(
+                f"{path} has no vocab.txt and the config's vocab_file "
+                f"{config.vocab_file} does not exist; set vocab_file."
+            )
+        values.update(
+            vocab_file=hf.vocab_file,
+            do_lower_case=hf.do_lower_case,
+        )
+    return dataclasses.replace(config, **values)
