@@ -86,6 +86,8 @@ def _finetuning_config(checkpoint_dir, heads, hparams):
     if os.path.exists(saved):
         pretraining = config_lib.PretrainingConfig.from_json(saved)
         values = {k: getattr(pretraining, k) for k in _MODEL_FIELDS}
+        # A fine-tuned run does not record its length; pre-training's fits.
+        values["max_seq_length"] = pretraining.max_seq_length
     elif hparams is None:
         raise CheckpointError(
             f"'{checkpoint_dir}' is a fine-tuned model but its shape is "

@@ -93,7 +93,8 @@ def build_module(model_dir, kind=None, max_seq_length=None, hparams=None,
         else:
             model = _loading.load_pretrainer(model_dir, hparams)
             model_config = config.disc_config()
-        endpoints = [signatures.Endpoint(kind, "text", model, top_k=top_k)]
+        form = "masked" if kind == "generator" else "text"
+        endpoints = [signatures.Endpoint(kind, form, model, top_k=top_k)]
     max_seq_length = max_seq_length or config.max_seq_length
     limit = model_config.max_position_embeddings
     if not 5 <= max_seq_length <= limit:

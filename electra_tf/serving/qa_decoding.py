@@ -73,7 +73,8 @@ def decode(out, info, settings):
     context = info["context"]
     text = tf.strings.substr(context, begin, end - begin)
     char_start = tf.strings.length(
-        tf.strings.substr(context, 0, begin), unit="UTF8_CHAR"
+        tf.strings.substr(context, tf.zeros_like(begin), begin),
+        unit="UTF8_CHAR",
     )
     char_end = char_start + tf.strings.length(text, unit="UTF8_CHAR")
     if settings["answerable_classifier"]:

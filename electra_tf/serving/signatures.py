@@ -20,6 +20,7 @@ IDS_SPECS = {
 }
 TEXT_INPUTS = {
     "text": ("text",),
+    "masked": ("text",),
     "pair": ("text_a", "text_b"),
     "qa": ("question", "context"),
     "words": ("text",),
@@ -31,7 +32,8 @@ class Endpoint:
 
     Args:
       kind: "discriminator", "generator", "encoder" or "task:<name>".
-      form: key of TEXT_INPUTS (how raw text is packed).
+      form: key of TEXT_INPUTS (how raw text is packed; "masked": a literal
+        `[MASK]` is the mask token).
       model: the Keras model (pretrainer, encoder or fine-tuning model).
       head: for tasks, the task spec dict of the FinetuningModel.
       labels: label names (classification, tagging).
@@ -170,7 +172,9 @@ class ServingModule(tf.Module):
                 out = endpoint(features, packer)
                 out = _word_outputs(out, words)
             else:
-                features = packer.pack(*texts)
+                features = packer.pack(
+                    *texts, masked=endpoint.form == "masked"
+                )
                 out = endpoint(features, packer)
             out.update({k: features[k] for k in IDS_SPECS})
             out["truncated"] = features["truncated"]

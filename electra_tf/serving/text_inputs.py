@@ -65,7 +65,7 @@ class TextPacker(tf.Module):
       max_seq_length: packed length limit (the model's maximum).
       max_query_length: question limit for QA.
 
-    `pack(text_a, text_b=None)` returns int32 `input_ids`, `input_mask`,
+    `pack(text_a, text_b=None, masked=False)` returns int32 `input_ids`, `input_mask`,
     `segment_ids` [B, L] (L = longest packed row, at most max_seq_length)
     and `truncated` [B].
     """
@@ -90,21 +90,42 @@ class TextPacker(tf.Module):
         """Vocab strings of int ids (any shape)."""
         return tf.gather(self.vocab_tokens, tf.cast(ids, tf.int32))
 
-    def _to_inputs(self, pieces, segments):
-        """Concatenates ragged parts [B, (n)] -> padded int32 features."""
+    def _to_inputs(self, pieces, segments, pad_to=None):
+        """Concatenates ragged parts [B, (n)] -> int32 features padded to
+        the longest row, or to `pad_to`."""
         ids = tf.concat(pieces, axis=1)
+        shape = None if pad_to is None else [None, pad_to]
         segment_ids = tf.concat(
             [tf.ones_like(p, tf.int32) * s for p, s in zip(pieces, segments)],
             axis=1,
         )
         return {
-            "input_ids": tf.cast(ids.to_tensor(0), tf.int32),  # [B, L]
-            "input_mask": tf.ones_like(ids, tf.int32).to_tensor(0),
-            "segment_ids": segment_ids.to_tensor(0),
+            "input_ids": tf.cast(ids.to_tensor(0, shape=shape), tf.int32),  # [B, L]
+            "input_mask": tf.ones_like(ids, tf.int32).to_tensor(0, shape=shape),
+            "segment_ids": segment_ids.to_tensor(0, shape=shape),
         }
 
-    def pack(self, text_a, text_b=None):
-        ids_a = self.tokenizer.tokenize(text_a)  # [B, (T)]
+    def tokenize_masked(self, texts):
+        """Ids of texts [B] in which each literal `[MASK]` is the mask id."""
+        # Deviation from reference: the original tokenizer splits "[MASK]"
+        # into "[", "mask", "]"; fill-mask needs the token itself.
+        parts = tf.strings.split(texts, "[MASK]")  # [B, (S)]
+        pieces = self.tokenizer.tokenize(parts.flat_values)  # [sum S, (P)]
+        index = tf.ragged.range(parts.row_lengths())
+        not_last = (index < parts.row_lengths()[:, None] - 1).flat_values
+        mask = tf.ragged.boolean_mask(
+            tf.fill([tf.size(not_last), 1], tf.constant(self.mask_id, tf.int64)),
+            not_last[:, None],
+        )
+        return parts.with_flat_values(
+            tf.concat([pieces, mask], axis=1)
+        ).merge_dims(1, 2)  # [B, (T)]
+
+    def pack(self, text_a, text_b=None, masked=False):
+        if masked:
+            ids_a = self.tokenize_masked(text_a)  # [B, (T)]
+        else:
+            ids_a = self.tokenizer.tokenize(text_a)  # [B, (T)]
         len_a = tf.cast(ids_a.row_lengths(), tf.int32)
         cls, sep = _fill_like(ids_a, self.cls_id), _fill_like(ids_a, self.sep_id)
         if text_b is None:
@@ -162,8 +183,12 @@ class TextPacker(tf.Module):
         len_doc = tf.cast(doc.row_lengths(), tf.int32)
         keep = tf.minimum(len_doc, self.max_seq_length - len_q - 3)
         cls, sep = _fill_like(query, self.cls_id), _fill_like(query, self.sep_id)
+        # Padded to max_seq_length as the original: the span head's beam
+        # (top-k over positions) needs at least beam_size positions.
         features = self._to_inputs(
-            [cls, query, sep, _ragged_take(doc, keep), sep], [0, 0, 0, 1, 1]
+            [cls, query, sep, _ragged_take(doc, keep), sep],
+            [0, 0, 0, 1, 1],
+            pad_to=self.max_seq_length,
         )
         features["truncated"] = keep < len_doc
         decode = {
