@@ -124,7 +124,7 @@ def _kinds_of_config(config):
     kinds = ["discriminator"] if has_disc else []
     if not (config.uniform_generator or config.two_tower_generator):
         kinds.append("generator")
-    return tuple(kinds + ["encoder"])
+    return tuple(kinds + (["encoder"] if has_disc else []))
 
 
 def describe(path, hparams=None):

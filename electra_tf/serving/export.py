@@ -68,7 +68,7 @@ def _task_endpoints(model, config, tasks, kind):
         endpoints.append(
             signatures.Endpoint(
                 f"task:{task.name}", form, model, head=spec, labels=labels,
-                qa_settings=qa_settings,
+                qa_settings=qa_settings, task=task, config=config,
             )
         )
     return endpoints

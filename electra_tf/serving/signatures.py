@@ -40,10 +40,12 @@ class Endpoint:
       top_k: fill-mask candidates per `[MASK]`.
       qa_settings: dict of `max_answer_length`, `answerable_classifier`,
         `joint_prediction`, `n_best_size` for QA decoding.
+      task, config: the fine-tuning Task and config (for the Python QA
+        pipeline, which featurizes with them).
     """
 
     def __init__(self, kind, form, model, head=None, labels=None, top_k=5,
-                 qa_settings=None):
+                 qa_settings=None, task=None, config=None):
         self.kind = kind
         self.form = form
         self.model = model
@@ -51,6 +53,8 @@ class Endpoint:
         self.labels = None if labels is None else tf.constant(labels)
         self.top_k = top_k
         self.qa_settings = qa_settings
+        self.task = task
+        self.config = config
 
     @property
     def extra_id_specs(self):
@@ -141,7 +145,14 @@ class ServingModule(tf.Module):
     def __init__(self, endpoints, packer, vocab_file):
         super().__init__(name="electra_serving")
         self.endpoints = endpoints
-        self.models = [e.model for e in endpoints]
+        # The raw tf.Variables (not Keras's wrappers), as keras.export does:
+        # then TF1-style loaders (saved_model_cli run, TF Serving) restore
+        # them too.
+        seen = {}
+        for endpoint in endpoints:
+            for v in endpoint.model.variables:
+                seen.setdefault(id(v.value), v.value)
+        self.model_variables = list(seen.values())
         self.packer = packer
         self.vocab = tf.saved_model.Asset(vocab_file)
         self._functions = {}
@@ -153,7 +164,7 @@ class ServingModule(tf.Module):
             out = endpoint(features, self.packer)
             return dict(out, **{k: features[k] for k in IDS_SPECS})
 
-        return tf.function(token_ids, input_signature=None).get_concrete_function(
+        return tf.function(token_ids, autograph=False).get_concrete_function(
             **specs
         )
 
@@ -182,7 +193,9 @@ class ServingModule(tf.Module):
             return out
 
         specs = {n: tf.TensorSpec([None], tf.string, name=n) for n in names}
-        return tf.function(raw_text).get_concrete_function(**specs)
+        return tf.function(raw_text, autograph=False).get_concrete_function(
+            **specs
+        )
 
     def signatures(self):
         single = len(self.endpoints) == 1
