@@ -3,11 +3,20 @@ that it fails with one clear stderr line and leaves every file as it was."""
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 
 ROOT = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
+)
+
+
+# TensorFlow's C++ start-up lines, printed before absl logging is set up,
+# so TF_CPP_MIN_LOG_LEVEL cannot silence them (CUDA probing, oneDNN).
+TF_STARTUP_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog|"
+    r"[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ \w+\.cc:\d+\])"
 )
 
 
@@ -48,7 +57,11 @@ def assert_clear_failure(args, expect, keep=(), cwd=None, env=None, status=2):
         expect = [expect]
     before = snapshot(*keep)
     result = run_cli(args, cwd=cwd, env=env)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not TF_STARTUP_LOG.match(line)
+    ]
     report = f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == status, report
     assert "Traceback" not in result.stderr, report
