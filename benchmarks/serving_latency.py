@@ -10,10 +10,12 @@ loaded with `tf.saved_model.load`; the calls alternate and the medians are
 compared. Without torch/transformers the HF row says "skipped".
 
     python benchmarks/serving_latency.py [--repeats 30] [--batch-sizes 1,32]
+        [--torch-threads N]
 """
 
 import argparse
 import glob
+import inspect
 import os
 import statistics
 import sys
@@ -30,6 +32,7 @@ from electra_tf.conversion.loading import save_pretraining_config  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.serving import export as export_lib  # noqa: E402
 from electra_tf.tokenization import default_vocab_file  # noqa: E402
+from electra_tf.tokenization import load_vocab  # noqa: E402
 
 SEQ = 128
 SMALL = dict(vocab_size=30522, embedding_size=128, hidden_size=256,
@@ -66,19 +69,24 @@ def export_small(directory):
     return output
 
 
-def hf_runner():
+def hf_runner(torch_threads=None):
     """HF's raw-text -> probabilities function, or None if not installed."""
     try:
         import torch
         import transformers
     except ImportError:
         return None
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
     torch.manual_seed(0)
     config = transformers.ElectraConfig(max_position_embeddings=512, **SMALL)
     model = transformers.ElectraForPreTraining(config).eval()
-    tokenizer = transformers.ElectraTokenizerFast(
-        vocab_file=default_vocab_file(), do_lower_case=True
-    )
+    # transformers 5 takes the vocab itself; 4.x a vocab_file.
+    cls = transformers.ElectraTokenizerFast
+    if "vocab" in inspect.signature(cls.__init__).parameters:
+        tokenizer = cls(vocab=load_vocab(default_vocab_file()))
+    else:
+        tokenizer = cls(vocab_file=default_vocab_file())
 
     def run(texts):
         with torch.inference_mode():
@@ -101,6 +109,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch-sizes", default="1,32")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for HF (default: torch's)")
     args = parser.parse_args()
     texts = corpus_texts(64)
     with tempfile.TemporaryDirectory() as directory:
@@ -110,7 +120,7 @@ def main():
         def ours(batch):
             return signature(text=tf.constant(batch))["replaced_probability"]
 
-        hf = hf_runner()
+        hf = hf_runner(args.torch_threads)
         if hf is not None:  # same ids on the same texts
             ids = signature(text=tf.constant(texts[:8]))["input_ids"].numpy()
             ref = hf.tokenizer(texts[:8], truncation=True, max_length=SEQ,

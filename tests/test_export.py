@@ -3,6 +3,7 @@ tensorflow_text only) and gives the Keras model's outputs through both
 signatures; raw text is tokenized exactly as FullTokenizer; the CLIs fail
 clearly on bad input."""
 
+import json
 import os
 import re
 import subprocess
@@ -257,7 +258,11 @@ def test_bad_input(pretrained, tmp_path):
     no_vocab = tmp_path / "models" / "tiny"
     no_vocab.mkdir(parents=True)
     for name in os.listdir(model_dir):
-        if name != "vocab.txt":
+        if name not in ("vocab.txt", "pretrain_config.json"):
             os.symlink(os.path.join(model_dir, name), no_vocab / name)
+    with open(os.path.join(model_dir, "pretrain_config.json")) as f:
+        saved = json.load(f)
+    saved["vocab_file"] = str(tmp_path / "gone" / "vocab.txt")
+    (no_vocab / "pretrain_config.json").write_text(json.dumps(saved))
     with pytest.raises(MissingInputError, match="vocab"):
         export_lib.export(str(no_vocab), str(tmp_path / "y"))
