@@ -35,9 +35,14 @@ from electra_tf.tokenization import default_vocab_file  # noqa: E402
 from electra_tf.tokenization import load_vocab  # noqa: E402
 
 SEQ = 128
-SMALL = dict(vocab_size=30522, embedding_size=128, hidden_size=256,
-             num_hidden_layers=12, num_attention_heads=4,
-             intermediate_size=1024)
+SMALL = dict(
+    vocab_size=30522,
+    embedding_size=128,
+    hidden_size=256,
+    num_hidden_layers=12,
+    num_attention_heads=4,
+    intermediate_size=1024,
+)
 
 
 def corpus_texts(n, words=160):
@@ -49,16 +54,21 @@ def corpus_texts(n, words=160):
             tokens.extend(f.read().split())
         if len(tokens) > n * words:
             break
-    return [" ".join(tokens[i * words:(i + 1) * words]) for i in range(n)]
+    return [" ".join(tokens[i * words : (i + 1) * words]) for i in range(n)]
 
 
 def export_small(directory):
     """An ELECTRA-Small pre-training run (random weights), exported."""
     model_dir = os.path.join(directory, "models", "small")
-    config = PretrainingConfig.from_hparams("small", directory, {
-        "model_size": "small", "max_seq_length": SEQ,
-        "vocab_file": default_vocab_file(),
-    })
+    config = PretrainingConfig.from_hparams(
+        "small",
+        directory,
+        {
+            "model_size": "small",
+            "max_seq_length": SEQ,
+            "vocab_file": default_vocab_file(),
+        },
+    )
     model = ElectraPretrainer(config)
     save_pretraining_config(config, model_dir)
     tf.train.CheckpointManager(
@@ -90,8 +100,13 @@ def hf_runner(torch_threads=None):
 
     def run(texts):
         with torch.inference_mode():
-            batch = tokenizer(texts, truncation=True, max_length=SEQ,
-                              padding=True, return_tensors="pt")
+            batch = tokenizer(
+                texts,
+                truncation=True,
+                max_length=SEQ,
+                padding=True,
+                return_tensors="pt",
+            )
             logits = model(**batch).logits
             return (torch.sigmoid(logits) * batch["attention_mask"]).numpy()
 
@@ -109,8 +124,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch-sizes", default="1,32")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads for HF (default: torch's)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for HF (default: torch's)",
+    )
     args = parser.parse_args()
     texts = corpus_texts(64)
     with tempfile.TemporaryDirectory() as directory:
@@ -123,16 +142,21 @@ def main():
         hf = hf_runner(args.torch_threads)
         if hf is not None:  # same ids on the same texts
             ids = signature(text=tf.constant(texts[:8]))["input_ids"].numpy()
-            ref = hf.tokenizer(texts[:8], truncation=True, max_length=SEQ,
-                               padding=True)["input_ids"]
+            ref = hf.tokenizer(
+                texts[:8], truncation=True, max_length=SEQ, padding=True
+            )["input_ids"]
             same = np.array_equal(ids, np.array(ref))
             print(f"token ids equal to ElectraTokenizerFast: {same}")
-        print(f"{'batch':>5} {'ours ms':>9} {'HF ms':>9} {'ours/s':>8} "
-              f"{'HF/s':>8} {'speed-up':>8}")
+        print(
+            f"{'batch':>5} {'ours ms':>9} {'HF ms':>9} {'ours/s':>8} "
+            f"{'HF/s':>8} {'speed-up':>8}"
+        )
         for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-            starts = [(i * batch_size) % (len(texts) - batch_size + 1)
-                      for i in range(args.repeats)]
-            batches = [texts[s:s + batch_size] for s in starts]
+            starts = [
+                (i * batch_size) % (len(texts) - batch_size + 1)
+                for i in range(args.repeats)
+            ]
+            batches = [texts[s : s + batch_size] for s in starts]
             for batch in batches[:3]:  # warm-up
                 ours(batch)
                 if hf is not None:
@@ -144,14 +168,18 @@ def main():
                     t_hf.append(timed(hf, batch))
             ours_ms = 1000 * statistics.median(t_ours)
             if hf is None:
-                print(f"{batch_size:>5} {ours_ms:>9.1f} {'skipped':>9} "
-                      f"{1000 * batch_size / ours_ms:>8.1f} {'skipped':>8}")
+                print(
+                    f"{batch_size:>5} {ours_ms:>9.1f} {'skipped':>9} "
+                    f"{1000 * batch_size / ours_ms:>8.1f} {'skipped':>8}"
+                )
                 continue
             hf_ms = 1000 * statistics.median(t_hf)
-            print(f"{batch_size:>5} {ours_ms:>9.1f} {hf_ms:>9.1f} "
-                  f"{1000 * batch_size / ours_ms:>8.1f} "
-                  f"{1000 * batch_size / hf_ms:>8.1f} "
-                  f"{hf_ms / ours_ms:>7.2f}x")
+            print(
+                f"{batch_size:>5} {ours_ms:>9.1f} {hf_ms:>9.1f} "
+                f"{1000 * batch_size / ours_ms:>8.1f} "
+                f"{1000 * batch_size / hf_ms:>8.1f} "
+                f"{hf_ms / ours_ms:>7.2f}x"
+            )
 
 
 if __name__ == "__main__":

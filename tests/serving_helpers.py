@@ -110,14 +110,16 @@ def call_fresh(tmp_path, requests):
     encoded = []
     for key, directory, signature, inputs in requests:
         inputs = {
-            k: [
-                base64.b64encode(
-                    v if isinstance(v, bytes) else v.encode("utf-8")
-                ).decode("ascii")
-                for v in value
-            ]
-            if isinstance(value[0], (str, bytes))
-            else value
+            k: (
+                [
+                    base64.b64encode(
+                        v if isinstance(v, bytes) else v.encode("utf-8")
+                    ).decode("ascii")
+                    for v in value
+                ]
+                if isinstance(value[0], (str, bytes))
+                else value
+            )
             for k, value in inputs.items()
         }
         encoded.append((key, str(directory), signature, inputs))

@@ -75,11 +75,13 @@ def test_pretrained_kinds_reload_and_match_keras(pretrained, tok, tmp_path):
     masked = ["the [MASK] sat on the mat .", "[MASK] is [MASK]"]
     requests = []
     for kind, directory in dirs.items():
-        requests.append((kind + "/text", directory, "serving_default",
-                         {"text": TEXTS}))
+        requests.append(
+            (kind + "/text", directory, "serving_default", {"text": TEXTS})
+        )
         requests.append((kind + "/ids", directory, "token_ids", id_inputs))
-    requests.append(("masked", dirs["generator"], "serving_default",
-                     {"text": masked}))
+    requests.append(
+        ("masked", dirs["generator"], "serving_default", {"text": masked})
+    )
     out = serving_helpers.call_fresh(tmp_path, requests)
 
     # Raw text: FullTokenizer's ids, [CLS] a [SEP], the truncation flag.
@@ -94,7 +96,8 @@ def test_pretrained_kinds_reload_and_match_keras(pretrained, tok, tmp_path):
     encoder = model.discriminator(features)
     for form in ("text", "ids"):
         np.testing.assert_allclose(
-            out[f"discriminator/{form}"]["replaced_probability"], disc,
+            out[f"discriminator/{form}"]["replaced_probability"],
+            disc,
             atol=1e-5,
         )
         for key in ("sequence_output", "pooled_output"):
@@ -140,27 +143,48 @@ def test_finetuned_tasks_reload_and_match_keras(tmp_path_factory, tmp_path):
     tag_texts = ["The cat sat .", "word " * 40]
     question = ["who sat on the mat ?", "where is it"]
     context = ["John Smith sat on the mat in 1990 .", "Paris is in France ."]
-    out = serving_helpers.call_fresh(tmp_path, [
-        ("sst", export_dir, "sst", {"text": sentences}),
-        ("default", export_dir, "serving_default", {"text": sentences}),
-        ("sts", export_dir, "sts", {"text_a": sentences, "text_b": pairs_b}),
-        ("chunk", export_dir, "chunk", {"text": tag_texts}),
-        ("squad", export_dir, "squad",
-         {"question": question, "context": context}),
-    ])
+    out = serving_helpers.call_fresh(
+        tmp_path,
+        [
+            ("sst", export_dir, "sst", {"text": sentences}),
+            ("default", export_dir, "serving_default", {"text": sentences}),
+            (
+                "sts",
+                export_dir,
+                "sts",
+                {"text_a": sentences, "text_b": pairs_b},
+            ),
+            ("chunk", export_dir, "chunk", {"text": tag_texts}),
+            (
+                "squad",
+                export_dir,
+                "squad",
+                {"question": question, "context": context},
+            ),
+        ],
+    )
     # Classification and regression: the original featurisation, the model.
     for name, b in (("sst", None), ("sts", pairs_b)):
         rows = []
         for i, text in enumerate(sentences):
-            example = type("E", (), {"text_a": text, "eid": i,
-                                     "text_b": b[i] if b else None,
-                                     "label": "0" if name == "sst" else 0.0})
+            example = type(
+                "E",
+                (),
+                {
+                    "text_a": text,
+                    "eid": i,
+                    "text_b": b[i] if b else None,
+                    "label": "0" if name == "sst" else 0.0,
+                },
+            )
             rows.append(task[name].featurize(example, False)[0])
         ids = np.array([r["input_ids"] for r in rows], np.int32)
         width = out[name]["input_ids"].shape[1]
         np.testing.assert_array_equal(out[name]["input_ids"], ids[:, :width])
-        features = {k: np.array([r[k] for r in rows], np.int32)[:, :width]
-                    for k in ("input_ids", "input_mask", "segment_ids")}
+        features = {
+            k: np.array([r[k] for r in rows], np.int32)[:, :width]
+            for k in ("input_ids", "input_mask", "segment_ids")
+        }
         np.testing.assert_array_equal(
             out[name]["segment_ids"], features["segment_ids"]
         )
@@ -168,12 +192,14 @@ def test_finetuned_tasks_reload_and_match_keras(tmp_path_factory, tmp_path):
         head = getattr(model, f"{name}_head")(enc["pooled_output"])
         if name == "sst":
             probs = tf.nn.softmax(head).numpy()
-            np.testing.assert_allclose(out[name]["probabilities"], probs,
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                out[name]["probabilities"], probs, atol=1e-5
+            )
             labels = [task["sst"].label_list[i] for i in probs.argmax(-1)]
             assert [x.decode() for x in out[name]["label_names"]] == labels
-            np.testing.assert_allclose(out["default"]["probabilities"], probs,
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                out["default"]["probabilities"], probs, atol=1e-5
+            )
         else:
             np.testing.assert_allclose(out[name]["score"], head, atol=1e-5)
     # Tagging: the original's word alignment and truncation.
@@ -185,19 +211,25 @@ def test_finetuned_tasks_reload_and_match_keras(tmp_path_factory, tmp_path):
     np.testing.assert_array_equal(
         chunk["input_ids"][0], feats["input_ids"][:width]
     )
-    features = {k: np.array([feats[k][:width]], np.int32)
-                for k in ("input_ids", "input_mask", "segment_ids")}
+    features = {
+        k: np.array([feats[k][:width]], np.int32)
+        for k in ("input_ids", "input_mask", "segment_ids")
+    }
     logits = model.chunk_head(
         model.encoder(features)["sequence_output"],
         np.array([feats["chunk_labeled_positions"][:n]], np.int32),
     )
-    expected = [serving_helpers.CHUNK_TAGS[i] for i in logits[0].numpy().argmax(-1)]
+    expected = [
+        serving_helpers.CHUNK_TAGS[i] for i in logits[0].numpy().argmax(-1)
+    ]
     assert [t.decode() for t in chunk["tags"][0][:n]] == expected
     # QA: the original's first window; the answer is the passage's text.
     qa = out["squad"]
     for i in range(2):
         words, _ = squad._doc_tokens(context[i])
-        example = squad.QAExample("squad", i, str(i), str(i), question[i], words)
+        example = squad.QAExample(
+            "squad", i, str(i), str(i), question[i], words
+        )
         feats = task["squad"].featurize(example, False)[0]
         width = int(np.sum(feats["input_mask"]))
         assert qa["input_ids"][i][:width].tolist() == feats["input_ids"][:width]
@@ -211,41 +243,80 @@ def test_saved_model_cli_show_and_run(pretrained):
     _, _, dirs = pretrained
     directory = dirs["discriminator"]
     # `run` executes the graph, so the tensorflow-text ops must be loaded.
-    cli = ("import sys, tensorflow_text; "
-           "from tensorflow.python.tools import saved_model_cli; "
-           "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()")
+    cli = (
+        "import sys, tensorflow_text; "
+        "from tensorflow.python.tools import saved_model_cli; "
+        "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     show = subprocess.run(  # the installed CLI itself: show needs no ops
         ["saved_model_cli", "show", "--dir", directory, "--all"],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert show.returncode == 0, show.stderr[-2000:]
-    for text in ("signature_def['serving_default']",
-                 "signature_def['token_ids']", "inputs['text']",
-                 "outputs['replaced_probability']", "DT_STRING"):
+    for text in (
+        "signature_def['serving_default']",
+        "signature_def['token_ids']",
+        "inputs['text']",
+        "outputs['replaced_probability']",
+        "DT_STRING",
+    ):
         assert text in show.stdout, text
     run = subprocess.run(
-        [sys.executable, "-c", cli, "run", "--dir", directory, "--tag_set",
-         "serve", "--signature_def", "serving_default", "--input_exprs",
-         "text=['the cat sat on the mat']"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            cli,
+            "run",
+            "--dir",
+            directory,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            "text=['the cat sat on the mat']",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "replaced_probability" in run.stdout
-    assert re.search(r"101\s+1996\s+4937\s+2938\s+2006\s+1996\s+13523\s+102",
-                     run.stdout), run.stdout
+    assert re.search(
+        r"101\s+1996\s+4937\s+2938\s+2006\s+1996\s+13523\s+102", run.stdout
+    ), run.stdout
 
 
 def test_bad_input(pretrained, tmp_path):
     model_dir, _, dirs = pretrained
     assert_clear_failure(
-        ["-m", "electra_tf.export", "--model-dir", model_dir, "--output",
-         dirs["encoder"]],
-        ["exists", "--overwrite"], keep=[dirs["encoder"]],
+        [
+            "-m",
+            "electra_tf.export",
+            "--model-dir",
+            model_dir,
+            "--output",
+            dirs["encoder"],
+        ],
+        ["exists", "--overwrite"],
+        keep=[dirs["encoder"]],
     )
     assert_clear_failure(
-        ["-m", "electra_tf.export", "--model-dir", model_dir, "--output",
-         str(tmp_path / "x"), "--kind", "task:sst"],
+        [
+            "-m",
+            "electra_tf.export",
+            "--model-dir",
+            model_dir,
+            "--output",
+            str(tmp_path / "x"),
+            "--kind",
+            "task:sst",
+        ],
         ["holds discriminator, generator, encoder"],
     )
     assert not os.path.exists(tmp_path / "x")

@@ -41,24 +41,39 @@ def generator_dir(tmp_path_factory):
     model_dir.mkdir(parents=True)
     vocab = SPECIALS + [f"w{i}" for i in range(N_WORDS)]
     (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    config = PretrainingConfig.from_hparams("gen", str(data), {
-        "vocab_size": len(vocab),
-        "electra_objective": False,
-        "model_hparam_overrides": {
-            "hidden_size": 32, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "intermediate_size": 64,
-            "max_position_embeddings": 16,
+    config = PretrainingConfig.from_hparams(
+        "gen",
+        str(data),
+        {
+            "vocab_size": len(vocab),
+            "electra_objective": False,
+            "model_hparam_overrides": {
+                "hidden_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 64,
+                "max_position_embeddings": 16,
+            },
+            "embedding_size": 32,
+            "max_seq_length": 12,
+            "mask_prob": 0.25,
+            "vocab_file": str(model_dir / "vocab.txt"),
         },
-        "embedding_size": 32, "max_seq_length": 12, "mask_prob": 0.25,
-        "vocab_file": str(model_dir / "vocab.txt"),
-    })
+    )
     model = ElectraPretrainer(config)
     ids = np.array(
-        [[2] + [vocab.index(w) for w in _cycle(s, 10)] + [3]
-         for s in range(N_WORDS)] * 4, np.int32,
+        [
+            [2] + [vocab.index(w) for w in _cycle(s, 10)] + [3]
+            for s in range(N_WORDS)
+        ]
+        * 4,
+        np.int32,
     )
-    features = {"input_ids": ids, "input_mask": np.ones_like(ids),
-                "segment_ids": np.zeros_like(ids)}
+    features = {
+        "input_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "segment_ids": np.zeros_like(ids),
+    }
     optimizer = tf.keras.optimizers.Adam(3e-3)
 
     @tf.function
@@ -109,8 +124,9 @@ def finetuned(tmp_path_factory):
 
 def test_text_classification_gives_the_models_label_and_score(finetuned):
     config, model_dir, hparams, _ = finetuned
-    classify = electra_tf.pipeline("text-classification", model_dir,
-                                   hparams=hparams)
+    classify = electra_tf.pipeline(
+        "text-classification", model_dir, hparams=hparams
+    )
     texts = ["tok6 tok7 tok8 tok9 tok10", "tok51 tok52 tok53 tok54 tok55"]
     results = classify(texts)
     assert [r["label"] for r in results] == ["1", "0"]  # the data's rule
@@ -130,19 +146,24 @@ def test_text_classification_gives_the_models_label_and_score(finetuned):
 
 def test_question_answering_returns_the_gold_span(finetuned):
     _, model_dir, hparams, data_dir = finetuned
-    answer = electra_tf.pipeline("question-answering", model_dir,
-                                 hparams=hparams)
+    answer = electra_tf.pipeline(
+        "question-answering", model_dir, hparams=hparams
+    )
     with open(data_dir / "finetuning_data" / "squadv1" / "dev.json") as f:
         paragraphs = json.load(f)["data"][0]["paragraphs"][:12]
-    inputs = [{"question": p["qas"][0]["question"], "context": p["context"]}
-              for p in paragraphs]
+    inputs = [
+        {"question": p["qas"][0]["question"], "context": p["context"]}
+        for p in paragraphs
+    ]
     results = answer(inputs)
     gold = [p["qas"][0]["answers"][0] for p in paragraphs]
-    right = [r["answer"] == g["text"] and r["start"] == g["answer_start"]
-             for r, g in zip(results, gold)]
+    right = [
+        r["answer"] == g["text"] and r["start"] == g["answer_start"]
+        for r, g in zip(results, gold)
+    ]
     assert sum(right) >= 9, results  # chance: about 1 in 9 words
     for r, i in zip(results, inputs):
-        assert i["context"][r["start"]:r["end"]] == r["answer"]
+        assert i["context"][r["start"] : r["end"]] == r["answer"]
     # A passage longer than one window: doc stride, the same answer.
     filler = " ".join(f"tok{5 + i % 50}" for i in range(60))
     long = dict(inputs[0], context=filler + " " + inputs[0]["context"])
@@ -156,17 +177,38 @@ def test_cli_prints_json_lines(finetuned, generator_dir, tmp_path):
     hp = json.dumps(hparams)
     cases = [
         ("fill-mask", generator_dir, [], ["w1 w2 [MASK] w4", "w10 [MASK]"]),
-        ("text-classification", model_dir, ["--hparams", hp],
-         ["tok6 tok7 tok8", json.dumps({"text": "tok51 tok52"})]),
-        ("question-answering", model_dir, ["--hparams", hp],
-         [json.dumps({"question": "tok61 tok62",
-                      "context": "tok7 tok85 tok9"})]),
+        (
+            "text-classification",
+            model_dir,
+            ["--hparams", hp],
+            ["tok6 tok7 tok8", json.dumps({"text": "tok51 tok52"})],
+        ),
+        (
+            "question-answering",
+            model_dir,
+            ["--hparams", hp],
+            [
+                json.dumps(
+                    {"question": "tok61 tok62", "context": "tok7 tok85 tok9"}
+                )
+            ],
+        ),
     ]
     for task, directory, extra, lines in cases:
         path = tmp_path / f"{task}.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        result = run_cli(["-m", "electra_tf.pipeline", task, "--model",
-                          directory, "--input", str(path), *extra])
+        result = run_cli(
+            [
+                "-m",
+                "electra_tf.pipeline",
+                task,
+                "--model",
+                directory,
+                "--input",
+                str(path),
+                *extra,
+            ]
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         rows = [json.loads(line) for line in result.stdout.splitlines()]
         assert len(rows) == len(lines), result.stdout
@@ -179,19 +221,46 @@ def test_cli_bad_input(finetuned, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine line\nbroken \xff line\n")
     assert_clear_failure(
-        ["-m", "electra_tf.pipeline", "fill-mask", "--model", model_dir,
-         "--hparams", json.dumps(hparams), "--input", str(tmp_path / "x")],
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "fill-mask",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(tmp_path / "x"),
+        ],
         ["does not exist"],
     )
     assert_clear_failure(
-        ["-m", "electra_tf.pipeline", "text-classification", "--model",
-         model_dir, "--hparams", json.dumps(hparams), "--input", str(bad)],
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "text-classification",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(bad),
+        ],
         ["line 2", "UTF-8"],
     )
     good = tmp_path / "good.txt"
     good.write_text("w1 [MASK]\n")
     assert_clear_failure(
-        ["-m", "electra_tf.pipeline", "fill-mask", "--model", model_dir,
-         "--hparams", json.dumps(hparams), "--input", str(good)],
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "fill-mask",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(good),
+        ],
         ["needs a generator", "task:sst", "task:squadv1"],
     )

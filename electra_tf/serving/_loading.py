@@ -114,7 +114,11 @@ def _kinds_of_names(names):
     if any(n.startswith("electra/") for n in names):
         kinds.append("encoder")
     heads = sorted(
-        {m.group(1) for n in names if (m := re.match(r"task_specific/([^/]+)/", n))}
+        {
+            m.group(1)
+            for n in names
+            if (m := re.match(r"task_specific/([^/]+)/", n))
+        }
     )
     return kinds, heads
 
@@ -146,7 +150,9 @@ def describe(path, hparams=None):
             fmt, kinds = "original", tuple(kinds)
     vocab_file = config.vocab_file
     beside = os.path.join(checkpoint_dir, "vocab.txt")
-    if os.path.exists(beside) and not (vocab_file and os.path.exists(vocab_file)):
+    if os.path.exists(beside) and not (
+        vocab_file and os.path.exists(vocab_file)
+    ):
         vocab_file = beside
     return Description(
         path=path,

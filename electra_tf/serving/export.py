@@ -67,15 +67,22 @@ def _task_endpoints(model, config, tasks, kind):
             labels = sorted(mapping, key=mapping.get)
         endpoints.append(
             signatures.Endpoint(
-                f"task:{task.name}", form, model, head=spec, labels=labels,
-                qa_settings=qa_settings, task=task, config=config,
+                f"task:{task.name}",
+                form,
+                model,
+                head=spec,
+                labels=labels,
+                qa_settings=qa_settings,
+                task=task,
+                config=config,
             )
         )
     return endpoints
 
 
-def build_module(model_dir, kind=None, max_seq_length=None, hparams=None,
-                 top_k=5):
+def build_module(
+    model_dir, kind=None, max_seq_length=None, hparams=None, top_k=5
+):
     """(ServingModule, Description) for `kind` of the model at `model_dir`."""
     description = _loading.describe(model_dir, hparams)
     kind = kind or default_kind(description)
@@ -112,8 +119,15 @@ def build_module(model_dir, kind=None, max_seq_length=None, hparams=None,
     return signatures.ServingModule(endpoints, packer, vocab_file), description
 
 
-def export(model_dir, output, kind=None, max_seq_length=None, hparams=None,
-           top_k=5, overwrite=False):
+def export(
+    model_dir,
+    output,
+    kind=None,
+    max_seq_length=None,
+    hparams=None,
+    top_k=5,
+    overwrite=False,
+):
     """Writes the SavedModel to `output`; returns its signature names."""
     if os.path.exists(output) and os.listdir(output) and not overwrite:
         raise OutputExistsError(
@@ -140,20 +154,33 @@ def parse_args(argv=None):
         prog="python -m electra_tf.export",
         description="Export an ELECTRA model as a SavedModel serving raw text.",
     )
-    parser.add_argument("--model-dir", required=True,
-                        help="pre-training run, fine-tuned run or original "
-                        "checkpoint directory")
+    parser.add_argument(
+        "--model-dir",
+        required=True,
+        help="pre-training run, fine-tuned run or original "
+        "checkpoint directory",
+    )
     parser.add_argument("--output", required=True, help="SavedModel directory")
-    parser.add_argument("--kind", default=None,
-                        help="discriminator | generator | encoder | "
-                        "task:<name> | tasks (default: all tasks of a "
-                        "fine-tuned model, else the discriminator)")
+    parser.add_argument(
+        "--kind",
+        default=None,
+        help="discriminator | generator | encoder | "
+        "task:<name> | tasks (default: all tasks of a "
+        "fine-tuned model, else the discriminator)",
+    )
     parser.add_argument("--max-seq-length", type=int, default=None)
-    parser.add_argument("--hparams", default=None,
-                        help="model hparams (JSON or .json path) when the "
-                        "directory does not describe itself")
-    parser.add_argument("--top-k", type=int, default=5,
-                        help="fill-mask candidates per [MASK] (generator)")
+    parser.add_argument(
+        "--hparams",
+        default=None,
+        help="model hparams (JSON or .json path) when the "
+        "directory does not describe itself",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=5,
+        help="fill-mask candidates per [MASK] (generator)",
+    )
     parser.add_argument("--overwrite", action="store_true")
     return parser.parse_args(argv)
 
@@ -161,7 +188,12 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     names = export(
-        args.model_dir, args.output, args.kind, args.max_seq_length,
-        args.hparams, args.top_k, args.overwrite,
+        args.model_dir,
+        args.output,
+        args.kind,
+        args.max_seq_length,
+        args.hparams,
+        args.top_k,
+        args.overwrite,
     )
     print(f"Exported {args.output} with signatures: {', '.join(names)}")

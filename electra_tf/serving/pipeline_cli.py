@@ -21,16 +21,23 @@ def parse_args(argv=None):
     )
     parser.add_argument("task", choices=sorted(pipelines.TASKS))
     parser.add_argument("--model", required=True, help="model directory")
-    parser.add_argument("--input", default=None,
-                        help="input file (default: stdin)")
+    parser.add_argument(
+        "--input", default=None, help="input file (default: stdin)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seq-length", type=int, default=None)
     parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--task-name", default=None,
-                        help="fine-tuned task to use when several fit")
-    parser.add_argument("--hparams", default=None,
-                        help="model hparams (JSON or .json path) when the "
-                        "directory does not describe itself")
+    parser.add_argument(
+        "--task-name",
+        default=None,
+        help="fine-tuned task to use when several fit",
+    )
+    parser.add_argument(
+        "--hparams",
+        default=None,
+        help="model hparams (JSON or .json path) when the "
+        "directory does not describe itself",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,8 +63,11 @@ def read_inputs(stream, task, where):
                     f"{where} line {number} is not valid JSON ({e.msg}); "
                     'write {"question": ..., "context": ...} per line.'
                 ) from None
-            keys = ("question", "context") if task == "question-answering" \
+            keys = (
+                ("question", "context")
+                if task == "question-answering"
                 else ("text",)
+            )
             if not isinstance(line, dict) or any(k not in line for k in keys):
                 raise DataError(
                     f"{where} line {number} lacks the keys {list(keys)}."
@@ -81,9 +91,13 @@ def main(argv=None):
     else:
         items = read_inputs(sys.stdin.buffer, args.task, "stdin")
     pipe = pipelines.pipeline(
-        args.task, args.model, hparams=args.hparams,
-        batch_size=args.batch_size, max_seq_length=args.max_seq_length,
-        top_k=args.top_k, task_name=args.task_name,
+        args.task,
+        args.model,
+        hparams=args.hparams,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        top_k=args.top_k,
+        task_name=args.task_name,
     )
     progress = bool(args.input) and sys.stderr.isatty()
     for begin in range(0, len(items), args.batch_size):

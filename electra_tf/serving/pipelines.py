@@ -32,8 +32,18 @@ TASKS = {
 def _head_type(task_name):
     if task_name == "chunk":
         return "tagging"
-    if "squad" in task_name or "qa" in task_name or task_name in (
-        "newsqa", "naturalqs", "triviaqa", "searchqa", "hotpotqa", "textbookqa"
+    if (
+        "squad" in task_name
+        or "qa" in task_name
+        or task_name
+        in (
+            "newsqa",
+            "naturalqs",
+            "triviaqa",
+            "searchqa",
+            "hotpotqa",
+            "textbookqa",
+        )
     ):
         return "span"
     return "regression" if task_name == "sts" else "classification"
@@ -87,8 +97,16 @@ class Pipeline:
       task_name: which fine-tuned task to use when several fit.
     """
 
-    def __init__(self, task, model_dir, hparams=None, batch_size=32,
-                 max_seq_length=None, top_k=5, task_name=None):
+    def __init__(
+        self,
+        task,
+        model_dir,
+        hparams=None,
+        batch_size=32,
+        max_seq_length=None,
+        top_k=5,
+        task_name=None,
+    ):
         description = _loading.describe(model_dir, hparams)
         self.task = task
         self.kind = _choose_kind(task, description, task_name)
@@ -117,17 +135,29 @@ class Pipeline:
         """Validated string columns for the signature's inputs."""
         if self.form == "pair":
             rows = [
-                (x, None) if isinstance(x, str)
-                else (x.get("text"), x.get("text_pair", ""))
-                if isinstance(x, dict) else tuple(x)
+                (
+                    (x, None)
+                    if isinstance(x, str)
+                    else (
+                        (x.get("text"), x.get("text_pair", ""))
+                        if isinstance(x, dict)
+                        else tuple(x)
+                    )
+                )
                 for x in inputs
             ]
             a = [_text(r[0], i) for i, r in enumerate(rows)]
             b = [r[1] or "" for r in rows]
             return {"text_a": a, "text_b": b}
         if self.form == "qa":
-            rows = [(x["question"], x["context"]) if isinstance(x, dict)
-                    else tuple(x) for x in inputs]
+            rows = [
+                (
+                    (x["question"], x["context"])
+                    if isinstance(x, dict)
+                    else tuple(x)
+                )
+                for x in inputs
+            ]
             return [(_text(q, i), _text(c, i)) for i, (q, c) in enumerate(rows)]
         texts = [
             _text(x.get("text") if isinstance(x, dict) else x, i)
@@ -164,8 +194,10 @@ class Pipeline:
     def _results(self, out):
         n = len(out["truncated"])
         return [
-            dict(self._result({k: v[i] for k, v in out.items()}),
-                 truncated=bool(out["truncated"][i]))
+            dict(
+                self._result({k: v[i] for k, v in out.items()}),
+                truncated=bool(out["truncated"][i]),
+            )
             for i in range(n)
         ]
 
@@ -174,32 +206,48 @@ class Pipeline:
         tokens = [t.decode("utf-8") for t in row["tokens"][:length]]
         if self.kind == "generator":
             masks = np.flatnonzero(row["is_masked"])
-            return {"predictions": [
-                [
-                    {"token": int(i), "token_str": t.decode("utf-8"),
-                     "score": float(s)}
-                    for i, t, s in zip(row["top_ids"][p], row["top_tokens"][p],
-                                       row["top_scores"][p])
+            return {
+                "predictions": [
+                    [
+                        {
+                            "token": int(i),
+                            "token_str": t.decode("utf-8"),
+                            "score": float(s),
+                        }
+                        for i, t, s in zip(
+                            row["top_ids"][p],
+                            row["top_tokens"][p],
+                            row["top_scores"][p],
+                        )
+                    ]
+                    for p in masks
                 ]
-                for p in masks
-            ]}
+            }
         if self.kind == "discriminator":
             probs = row["replaced_probability"][:length]
-            return {"tokens": tokens,
-                    "replaced_probability": [float(p) for p in probs]}
+            return {
+                "tokens": tokens,
+                "replaced_probability": [float(p) for p in probs],
+            }
         if self.kind == "encoder":
-            return {"tokens": tokens,
-                    "pooled_output": row["pooled_output"].tolist(),
-                    "sequence_output": row["sequence_output"][:length].tolist()}
+            return {
+                "tokens": tokens,
+                "pooled_output": row["pooled_output"].tolist(),
+                "sequence_output": row["sequence_output"][:length].tolist(),
+            }
         if self.form == "words":
             n = int(row["num_tagged"])
-            return {"words": [w.decode("utf-8") for w in row["words"][:n]],
-                    "tags": [t.decode("utf-8") for t in row["tags"][:n]]}
+            return {
+                "words": [w.decode("utf-8") for w in row["words"][:n]],
+                "tags": [t.decode("utf-8") for t in row["tags"][:n]],
+            }
         if "score" in row:
             return {"score": float(row["score"])}
         label = int(row["label_ids"])
-        return {"label": row["label_names"].decode("utf-8"),
-                "score": float(row["probabilities"][label])}
+        return {
+            "label": row["label_names"].decode("utf-8"),
+            "score": float(row["probabilities"][label]),
+        }
 
 
 def pipeline(task, model_dir, **kwargs):

@@ -98,13 +98,21 @@ class QuestionAnswerer:
             prelim, score_null = decoder._candidates(example_features, by_id)
             nbest = decoder._nbest(example, example_features, prelim)
             answers.append(
-                self._answer(example, example_features, prelim, nbest,
-                             score_null, question, context)
+                self._answer(
+                    example,
+                    example_features,
+                    prelim,
+                    nbest,
+                    score_null,
+                    question,
+                    context,
+                )
             )
         return answers
 
-    def _answer(self, example, features, prelim, nbest, score_null,
-                question, context):
+    def _answer(
+        self, example, features, prelim, nbest, score_null, question, context
+    ):
         config = self.config
         best = nbest[0]
         if self.task.v2:
@@ -133,7 +141,9 @@ class QuestionAnswerer:
             if config.answerable_classifier:
                 null_odds = float(score_null)
             else:
-                null_odds = float(score_null - best.start_logit - best.end_logit)
+                null_odds = float(
+                    score_null - best.start_logit - best.end_logit
+                )
             answer["null_score"] = null_odds
             answer["is_impossible"] = null_odds > config.qa_na_threshold
         return answer

@@ -44,8 +44,18 @@ class Endpoint:
         pipeline, which featurizes with them).
     """
 
-    def __init__(self, kind, form, model, head=None, labels=None, top_k=5,
-                 qa_settings=None, task=None, config=None):
+    def __init__(
+        self,
+        kind,
+        form,
+        model,
+        head=None,
+        labels=None,
+        top_k=5,
+        qa_settings=None,
+        task=None,
+        config=None,
+    ):
         self.kind = kind
         self.form = form
         self.model = model
@@ -183,9 +193,7 @@ class ServingModule(tf.Module):
                 out = endpoint(features, packer)
                 out = _word_outputs(out, words)
             else:
-                features = packer.pack(
-                    *texts, masked=endpoint.form == "masked"
-                )
+                features = packer.pack(*texts, masked=endpoint.form == "masked")
                 out = endpoint(features, packer)
             out.update({k: features[k] for k in IDS_SPECS})
             out["truncated"] = features["truncated"]

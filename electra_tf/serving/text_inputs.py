@@ -70,8 +70,15 @@ class TextPacker(tf.Module):
     and `truncated` [B].
     """
 
-    def __init__(self, vocab_file, do_lower_case=True, strip_accents=True,
-                 max_seq_length=128, max_query_length=64, name=None):
+    def __init__(
+        self,
+        vocab_file,
+        do_lower_case=True,
+        strip_accents=True,
+        max_seq_length=128,
+        max_query_length=64,
+        name=None,
+    ):
         super().__init__(name=name)
         self.tokenizer = tokenization.TFTextTokenizer(
             vocab_file, do_lower_case, strip_accents
@@ -100,7 +107,9 @@ class TextPacker(tf.Module):
             axis=1,
         )
         return {
-            "input_ids": tf.cast(ids.to_tensor(0, shape=shape), tf.int32),  # [B, L]
+            "input_ids": tf.cast(
+                ids.to_tensor(0, shape=shape), tf.int32
+            ),  # [B, L]
             "input_mask": tf.ones_like(ids, tf.int32).to_tensor(0, shape=shape),
             "segment_ids": segment_ids.to_tensor(0, shape=shape),
         }
@@ -114,12 +123,16 @@ class TextPacker(tf.Module):
         index = tf.ragged.range(parts.row_lengths())
         not_last = (index < parts.row_lengths()[:, None] - 1).flat_values
         mask = tf.ragged.boolean_mask(
-            tf.fill([tf.size(not_last), 1], tf.constant(self.mask_id, tf.int64)),
+            tf.fill(
+                [tf.size(not_last), 1], tf.constant(self.mask_id, tf.int64)
+            ),
             not_last[:, None],
         )
         return parts.with_flat_values(
             tf.concat([pieces, mask], axis=1)
-        ).merge_dims(1, 2)  # [B, (T)]
+        ).merge_dims(
+            1, 2
+        )  # [B, (T)]
 
     def pack(self, text_a, text_b=None, masked=False):
         if masked:
@@ -127,7 +140,9 @@ class TextPacker(tf.Module):
         else:
             ids_a = self.tokenizer.tokenize(text_a)  # [B, (T)]
         len_a = tf.cast(ids_a.row_lengths(), tf.int32)
-        cls, sep = _fill_like(ids_a, self.cls_id), _fill_like(ids_a, self.sep_id)
+        cls, sep = _fill_like(ids_a, self.cls_id), _fill_like(
+            ids_a, self.sep_id
+        )
         if text_b is None:
             keep_a = tf.minimum(len_a, self.max_seq_length - 2)
             features = self._to_inputs(
@@ -147,8 +162,13 @@ class TextPacker(tf.Module):
         )
         sep_b = tf.ragged.boolean_mask(sep, has_b[:, None])
         features = self._to_inputs(
-            [cls, _ragged_take(ids_a, keep_a), sep,
-             _ragged_take(ids_b, keep_b), sep_b],
+            [
+                cls,
+                _ragged_take(ids_a, keep_a),
+                sep,
+                _ragged_take(ids_b, keep_b),
+                sep_b,
+            ],
             [0, 0, 0, 1, 1],
         )
         features["truncated"] = (keep_a < len_a) | (keep_b < len_b)
@@ -178,11 +198,15 @@ class TextPacker(tf.Module):
         word_index = tf.ragged.range(words.row_lengths())  # [B, (W)]
         token_word = doc.with_flat_values(
             tf.gather(word_index.flat_values, pieces.value_rowids())
-        ).merge_dims(1, 2)  # [B, (T)]
+        ).merge_dims(
+            1, 2
+        )  # [B, (T)]
         doc = doc.merge_dims(1, 2)  # [B, (T)]
         len_doc = tf.cast(doc.row_lengths(), tf.int32)
         keep = tf.minimum(len_doc, self.max_seq_length - len_q - 3)
-        cls, sep = _fill_like(query, self.cls_id), _fill_like(query, self.sep_id)
+        cls, sep = _fill_like(query, self.cls_id), _fill_like(
+            query, self.sep_id
+        )
         # Padded to max_seq_length as the original: the span head's beam
         # (top-k over positions) needs at least beam_size positions.
         features = self._to_inputs(
@@ -214,7 +238,9 @@ class TextPacker(tf.Module):
         # without spacing CJK ideographs; here a word's pieces come from
         # the full tokenizer, which does (differs only inside CJK words).
         pieces = self.tokenizer.tokenize(words.flat_values)  # [sum W, (P)]
-        cls, sep = _fill_like(words, self.cls_id), _fill_like(words, self.sep_id)
+        cls, sep = _fill_like(words, self.cls_id), _fill_like(
+            words, self.sep_id
+        )
         items = tf.concat(
             [
                 tf.expand_dims(cls, 2),
@@ -239,4 +265,7 @@ class TextPacker(tf.Module):
         positions = tf.RaggedTensor.from_tensor(starts[:, 1:], num_tagged)
         features["labeled_positions"] = positions.to_tensor(0)
         features["truncated"] = num_tagged < n_words
-        return features, {"words": words.to_tensor(""), "num_tagged": num_tagged}
+        return features, {
+            "words": words.to_tensor(""),
+            "num_tagged": num_tagged,
+        }
