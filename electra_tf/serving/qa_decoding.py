@@ -71,6 +71,9 @@ def decode(out, info, settings):
     begin = tf.where(found, begin, 0)
     end = tf.where(found, end, 0)
     context = info["context"]
+    # Deviation from reference: qa_metrics.get_final_text trims the words'
+    # text to the predicted sub-tokens; in the graph the answer is the whole
+    # words (the Python pipeline runs get_final_text).
     text = tf.strings.substr(context, begin, end - begin)
     char_start = tf.strings.length(
         tf.strings.substr(context, tf.zeros_like(begin), begin),
