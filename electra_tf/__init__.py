@@ -23,6 +23,7 @@ _EXPORTS = {
     "ElectraForTokenClassification": "electra_tf.models.finetuner",
     "ElectraForQuestionAnswering": "electra_tf.models.finetuner",
     "ElectraForMultipleChoice": "electra_tf.models.finetuner",
+    "pipeline": "electra_tf.pipeline",
 }
 
 __all__ = sorted(_EXPORTS)

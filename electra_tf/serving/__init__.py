@@ -1,0 +1,1 @@
+"""Serving: SavedModel export with in-graph tokenization, and pipelines."""

@@ -1,0 +1,234 @@
+"""What each exported model computes, on token ids and on raw text.
+
+An `Endpoint` pairs a Keras model with its input form (one text, a text
+pair, question + context, or words to tag) and turns packed features into
+the documented outputs; `ServingModule` turns endpoints into concrete
+`tf.function`s with explicit TensorSpecs, so the SavedModel reloads with
+tensorflow and tensorflow_text alone.
+"""
+
+import tensorflow as tf
+
+from electra_tf.serving import qa_decoding
+
+# Legend: B batch, L sequence length, H hidden size, C classes, K top-k,
+# W words.
+
+IDS_SPECS = {
+    name: tf.TensorSpec([None, None], tf.int32, name=name)
+    for name in ("input_ids", "input_mask", "segment_ids")
+}
+TEXT_INPUTS = {
+    "text": ("text",),
+    "masked": ("text",),
+    "pair": ("text_a", "text_b"),
+    "qa": ("question", "context"),
+    "words": ("text",),
+}
+
+
+class Endpoint:
+    """One exported computation.
+
+    Args:
+      kind: "discriminator", "generator", "encoder" or "task:<name>".
+      form: key of TEXT_INPUTS (how raw text is packed; "masked": a literal
+        `[MASK]` is the mask token).
+      model: the Keras model (pretrainer, encoder or fine-tuning model).
+      head: for tasks, the task spec dict of the FinetuningModel.
+      labels: label names (classification, tagging).
+      top_k: fill-mask candidates per `[MASK]`.
+      qa_settings: dict of `max_answer_length`, `answerable_classifier`,
+        `joint_prediction`, `n_best_size` for QA decoding.
+      task, config: the fine-tuning Task and config (for the Python QA
+        pipeline, which featurizes with them).
+    """
+
+    def __init__(
+        self,
+        kind,
+        form,
+        model,
+        head=None,
+        labels=None,
+        top_k=5,
+        qa_settings=None,
+        task=None,
+        config=None,
+    ):
+        self.kind = kind
+        self.form = form
+        self.model = model
+        self.head = head
+        self.labels = None if labels is None else tf.constant(labels)
+        self.top_k = top_k
+        self.qa_settings = qa_settings
+        self.task = task
+        self.config = config
+
+    @property
+    def extra_id_specs(self):
+        if self.form == "words":
+            return {
+                "labeled_positions": tf.TensorSpec(
+                    [None, None], tf.int32, name="labeled_positions"
+                )
+            }
+        return {}
+
+    def __call__(self, features, packer):
+        """Model outputs for packed int32 features [B, L]."""
+        inputs = {k: features[k] for k in IDS_SPECS}
+        mask = tf.cast(inputs["input_mask"], tf.float32)
+        if self.kind == "encoder":
+            out = self.model(inputs, training=False)
+            return {
+                "sequence_output": out["sequence_output"],  # [B, L, H]
+                "pooled_output": out["pooled_output"],  # [B, H]
+            }
+        if self.kind == "discriminator":
+            logits = self.model.discriminator_outputs(inputs)["logits"]
+            return {
+                "replaced_probability": tf.sigmoid(logits) * mask,  # [B, L]
+                "tokens": packer.tokens(inputs["input_ids"]),
+            }
+        if self.kind == "generator":
+            return self._fill_mask(inputs, packer)
+        return self._task(features, inputs)
+
+    def _fill_mask(self, inputs, packer):
+        ids = inputs["input_ids"]
+        batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
+        positions = tf.tile(tf.range(length)[None], [batch, 1])  # [B, L]
+        logits = self.model.generator_outputs(inputs, positions)["logits"]
+        probs = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        scores, top_ids = tf.math.top_k(probs, self.top_k)  # [B, L, K]
+        return {
+            "is_masked": tf.equal(ids, packer.mask_id),  # [B, L]
+            "top_ids": top_ids,
+            "top_tokens": packer.tokens(top_ids),
+            "top_scores": scores,
+            "tokens": packer.tokens(ids),
+        }
+
+    def _task(self, features, inputs):
+        model, spec = self.model, self.head
+        name, head_type = spec["name"], spec["head_type"]
+        head = getattr(model, f"{name}_head")
+        enc = model.encoder(inputs, training=False)
+        if head_type == "classification":
+            logits = head(enc["pooled_output"])  # [B, C]
+            label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return {
+                "logits": logits,
+                "probabilities": tf.nn.softmax(logits, axis=-1),
+                "label_ids": label_ids,
+                "label_names": tf.gather(self.labels, label_ids),
+            }
+        if head_type == "regression":
+            return {"score": head(enc["pooled_output"])}  # [B]
+        if head_type == "tagging":
+            logits = head(enc["sequence_output"], features["labeled_positions"])
+            tag_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return {
+                "logits": logits,  # [B, W, C]
+                "tag_ids": tag_ids,
+                "tags": tf.gather(self.labels, tag_ids),
+            }
+        out = head(
+            enc["sequence_output"],
+            inputs["input_mask"],
+            inputs["segment_ids"],
+        )
+        return {k: out[k] for k in qa_decoding.HEAD_OUTPUTS}
+
+
+class ServingModule(tf.Module):
+    """Holds the models, the packer and the concrete functions to export.
+
+    `signatures()` returns {name: concrete function}: per endpoint a raw-text
+    function and a `token_ids` one; the first endpoint's raw-text function
+    is `serving_default`. Single-endpoint exports name them `serving_default`
+    and `token_ids`; multi-task ones `<task>`, `<task>_token_ids`.
+    """
+
+    def __init__(self, endpoints, packer, vocab_file):
+        super().__init__(name="electra_serving")
+        self.endpoints = endpoints
+        # The raw tf.Variables (not Keras's wrappers), as keras.export does:
+        # then TF1-style loaders (saved_model_cli run, TF Serving) restore
+        # them too.
+        seen = {}
+        for endpoint in endpoints:
+            for v in endpoint.model.variables:
+                seen.setdefault(id(v.value), v.value)
+        self.model_variables = list(seen.values())
+        self.packer = packer
+        self.vocab = tf.saved_model.Asset(vocab_file)
+        self._functions = {}
+
+    def _ids_function(self, endpoint):
+        specs = dict(IDS_SPECS, **endpoint.extra_id_specs)
+
+        def token_ids(**features):
+            out = endpoint(features, self.packer)
+            return dict(out, **{k: features[k] for k in IDS_SPECS})
+
+        return tf.function(token_ids, autograph=False).get_concrete_function(
+            **specs
+        )
+
+    def _text_function(self, endpoint):
+        names = TEXT_INPUTS[endpoint.form]
+        packer = self.packer
+
+        def raw_text(**texts):
+            texts = [texts[n] for n in names]
+            if endpoint.form == "qa":
+                features, decode = packer.pack_qa(*texts)
+                out = endpoint(features, packer)
+                out = qa_decoding.decode(out, decode, endpoint.qa_settings)
+            elif endpoint.form == "words":
+                features, words = packer.pack_words(*texts)
+                out = endpoint(features, packer)
+                out = _word_outputs(out, words)
+            else:
+                features = packer.pack(*texts, masked=endpoint.form == "masked")
+                out = endpoint(features, packer)
+            out.update({k: features[k] for k in IDS_SPECS})
+            out["truncated"] = features["truncated"]
+            out.setdefault("tokens", packer.tokens(features["input_ids"]))
+            return out
+
+        specs = {n: tf.TensorSpec([None], tf.string, name=n) for n in names}
+        return tf.function(raw_text, autograph=False).get_concrete_function(
+            **specs
+        )
+
+    def signatures(self):
+        single = len(self.endpoints) == 1
+        result = {}
+        for i, endpoint in enumerate(self.endpoints):
+            prefix = "" if single else endpoint.kind.split(":")[-1]
+            text_name = prefix or "serving_default"
+            ids_name = f"{prefix}_token_ids" if prefix else "token_ids"
+            result[text_name] = self._text_function(endpoint)
+            result[ids_name] = self._ids_function(endpoint)
+            if i == 0 and not single:
+                result["serving_default"] = result[text_name]
+        return result
+
+
+def _word_outputs(out, words):
+    """Tagging outputs per word; words past the truncation get tag ""."""
+    width = tf.shape(words["words"])[1]
+    tags = out["tags"][:, :width]
+    tags = tf.pad(
+        tags, [[0, 0], [0, width - tf.shape(tags)[1]]], constant_values=""
+    )
+    tagged = tf.range(width)[None] < words["num_tagged"][:, None]  # [B, W]
+    return {
+        "words": words["words"],
+        "tags": tf.where(tagged, tags, ""),
+        "num_tagged": words["num_tagged"],
+    }

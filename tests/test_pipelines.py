@@ -1,0 +1,266 @@
+"""Pipelines on tiny models trained in the test: fill-mask finds the
+held-out token of a repetitive corpus, text-classification gives the
+fine-tuned model's label and score, question answering returns the gold
+span; the CLI prints one JSON line per input and fails clearly."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import electra_tf
+from electra_tf.config import PretrainingConfig
+from electra_tf.conversion.loading import save_pretraining_config
+from electra_tf.errors import DataError
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.tokenization import FullTokenizer
+
+import test_finetuning_e2e as e2e
+from bad_input import assert_clear_failure, run_cli
+
+pytestmark = pytest.mark.slow
+
+N_WORDS = 20
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def _cycle(start, n):
+    """Words w<start>, w<start+1>, ... (mod N_WORDS): the repetitive rule."""
+    return [f"w{(start + i) % N_WORDS}" for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def generator_dir(tmp_path_factory):
+    """A masked-LM generator trained 300 steps on cyclic word sequences."""
+    keras_seed = 0
+    tf.keras.utils.set_random_seed(keras_seed)
+    data = tmp_path_factory.mktemp("gen")
+    model_dir = data / "models" / "gen"
+    model_dir.mkdir(parents=True)
+    vocab = SPECIALS + [f"w{i}" for i in range(N_WORDS)]
+    (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    config = PretrainingConfig.from_hparams(
+        "gen",
+        str(data),
+        {
+            "vocab_size": len(vocab),
+            "electra_objective": False,
+            "model_hparam_overrides": {
+                "hidden_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 64,
+                "max_position_embeddings": 16,
+            },
+            "embedding_size": 32,
+            "max_seq_length": 12,
+            "mask_prob": 0.25,
+            "vocab_file": str(model_dir / "vocab.txt"),
+        },
+    )
+    model = ElectraPretrainer(config)
+    ids = np.array(
+        [
+            [2] + [vocab.index(w) for w in _cycle(s, 10)] + [3]
+            for s in range(N_WORDS)
+        ]
+        * 4,
+        np.int32,
+    )
+    features = {
+        "input_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "segment_ids": np.zeros_like(ids),
+    }
+    optimizer = tf.keras.optimizers.Adam(3e-3)
+
+    @tf.function
+    def step(i):
+        with tf.GradientTape() as tape:
+            loss = model.compute_losses(features, i)["total_loss"]
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    losses = [float(step(tf.constant(i, tf.int64))) for i in range(300)]
+    assert np.mean(losses[-20:]) < 0.3 * np.mean(losses[:20]), losses[::50]
+    save_pretraining_config(config, str(model_dir))
+    checkpoint = tf.train.Checkpoint(model=model)
+    tf.train.CheckpointManager(checkpoint, str(model_dir), 1).save()
+    return str(model_dir)
+
+
+def test_fill_mask_predicts_the_held_out_token(generator_dir):
+    fill = electra_tf.pipeline("fill-mask", generator_dir)
+    words = _cycle(7, 8)
+    held_out = words[4]
+    text = " ".join(words[:4] + ["[MASK]"] + words[5:])
+    result = fill(text)
+    assert result["truncated"] is False
+    best = result["predictions"][0][0]
+    assert best["token_str"] == held_out and best["score"] > 0.5, result
+    two = fill([text, "w3 [MASK] w5 [MASK] w7"])
+    assert [p[0]["token_str"] for p in two[1]["predictions"]] == ["w4", "w6"]
+    with pytest.raises(DataError, match="no \\[MASK\\]"):
+        fill("w1 w2 w3")
+    with pytest.raises(DataError, match="empty"):
+        fill(["w1 [MASK]", ""])
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """sst + squadv1 fine-tuned together from the original-format tiny
+    checkpoint (the rules of tests/test_finetuning_e2e.py)."""
+    data_dir = e2e._data_dir(tmp_path_factory.mktemp("ft"))
+    e2e._sst(data_dir, np.random.default_rng(0))
+    e2e._squad(data_dir, np.random.default_rng(3), "squadv1", v2=False)
+    config, results = e2e._run(data_dir, ["sst", "squadv1"])
+    assert results[0]["sst"]["accuracy"] >= 90.0, results
+    hparams = dict(e2e.MODEL, max_seq_length=e2e.TRAIN["max_seq_length"])
+    return config, config.trial_model_dir(1), hparams, data_dir
+
+
+def test_text_classification_gives_the_models_label_and_score(finetuned):
+    config, model_dir, hparams, _ = finetuned
+    classify = electra_tf.pipeline(
+        "text-classification", model_dir, hparams=hparams
+    )
+    texts = ["tok6 tok7 tok8 tok9 tok10", "tok51 tok52 tok53 tok54 tok55"]
+    results = classify(texts)
+    assert [r["label"] for r in results] == ["1", "0"]  # the data's rule
+    # The score is the fine-tuned model's probability of that label.
+    model = classify.endpoint.model
+    tok = FullTokenizer(config.vocab_file)
+    for text, result in zip(texts, results):
+        ids = [2] + tok.convert_tokens_to_ids(tok.tokenize(text)) + [3]
+        features = {"input_ids": np.array([ids], np.int32)}
+        features["input_mask"] = np.ones_like(features["input_ids"])
+        features["segment_ids"] = np.zeros_like(features["input_ids"])
+        logits = model.sst_head(model.encoder(features)["pooled_output"])
+        probs = tf.nn.softmax(logits)[0].numpy()
+        assert result["label"] == str(probs.argmax())
+        assert abs(result["score"] - probs.max()) < 1e-5
+
+
+def test_question_answering_returns_the_gold_span(finetuned):
+    _, model_dir, hparams, data_dir = finetuned
+    answer = electra_tf.pipeline(
+        "question-answering", model_dir, hparams=hparams
+    )
+    with open(data_dir / "finetuning_data" / "squadv1" / "dev.json") as f:
+        paragraphs = json.load(f)["data"][0]["paragraphs"][:12]
+    inputs = [
+        {"question": p["qas"][0]["question"], "context": p["context"]}
+        for p in paragraphs
+    ]
+    results = answer(inputs)
+    gold = [p["qas"][0]["answers"][0] for p in paragraphs]
+    right = [
+        r["answer"] == g["text"] and r["start"] == g["answer_start"]
+        for r, g in zip(results, gold)
+    ]
+    assert sum(right) >= 9, results  # chance: about 1 in 9 words
+    for r, i in zip(results, inputs):
+        assert i["context"][r["start"] : r["end"]] == r["answer"]
+    # A passage longer than one window: doc stride, the same answer.
+    filler = " ".join(f"tok{5 + i % 50}" for i in range(60))
+    long = dict(inputs[0], context=filler + " " + inputs[0]["context"])
+    result = answer(long)
+    assert result["windows"] > 1 and result["answer"] == results[0]["answer"]
+    assert result["start"] == len(filler) + 1 + results[0]["start"]
+
+
+def test_cli_prints_json_lines(finetuned, generator_dir, tmp_path):
+    _, model_dir, hparams, _ = finetuned
+    hp = json.dumps(hparams)
+    cases = [
+        ("fill-mask", generator_dir, [], ["w1 w2 [MASK] w4", "w10 [MASK]"]),
+        (
+            "text-classification",
+            model_dir,
+            ["--hparams", hp],
+            ["tok6 tok7 tok8", json.dumps({"text": "tok51 tok52"})],
+        ),
+        (
+            "question-answering",
+            model_dir,
+            ["--hparams", hp],
+            [
+                json.dumps(
+                    {"question": "tok61 tok62", "context": "tok7 tok85 tok9"}
+                )
+            ],
+        ),
+    ]
+    for task, directory, extra, lines in cases:
+        path = tmp_path / f"{task}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = run_cli(
+            [
+                "-m",
+                "electra_tf.pipeline",
+                task,
+                "--model",
+                directory,
+                "--input",
+                str(path),
+                *extra,
+            ]
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        assert len(rows) == len(lines), result.stdout
+        assert all("truncated" in r for r in rows)
+    assert rows[0]["answer"] == "tok85"
+
+
+def test_cli_bad_input(finetuned, tmp_path):
+    _, model_dir, hparams, _ = finetuned
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine line\nbroken \xff line\n")
+    assert_clear_failure(
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "fill-mask",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(tmp_path / "x"),
+        ],
+        ["does not exist"],
+    )
+    assert_clear_failure(
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "text-classification",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(bad),
+        ],
+        ["line 2", "UTF-8"],
+    )
+    good = tmp_path / "good.txt"
+    good.write_text("w1 [MASK]\n")
+    assert_clear_failure(
+        [
+            "-m",
+            "electra_tf.pipeline",
+            "fill-mask",
+            "--model",
+            model_dir,
+            "--hparams",
+            json.dumps(hparams),
+            "--input",
+            str(good),
+        ],
+        ["needs a generator", "task:sst", "task:squadv1"],
+    )
