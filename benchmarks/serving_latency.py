@@ -28,7 +28,6 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from electra_tf.config import PretrainingConfig  # noqa: E402
-from electra_tf.conversion.loading import save_pretraining_config  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.serving import export as export_lib  # noqa: E402
 from electra_tf.tokenization import default_vocab_file  # noqa: E402
@@ -70,10 +69,7 @@ def export_small(directory):
         },
     )
     model = ElectraPretrainer(config)
-    save_pretraining_config(config, model_dir)
-    tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model), model_dir, 1
-    ).save()
+    model.save_pretrained(model_dir, format="ours")
     output = os.path.join(directory, "export")
     export_lib.export(model_dir, output, "discriminator", SEQ)
     return output

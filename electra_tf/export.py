@@ -2,10 +2,16 @@
 SavedModel export (see electra_tf/serving/export.py and README, "Export
 and serve")."""
 
-from electra_tf.errors import run_cli
-from electra_tf.serving.export import export, main
+from electra_tf import cli, errors
 
-__all__ = ["export", "main"]
+
+def main(argv=None):
+    """The export CLI; TensorFlow loads after its start-up lines are muted."""
+    cli.import_tensorflow_quietly()
+    from electra_tf.serving import export
+
+    return export.main(argv)
+
 
 if __name__ == "__main__":
-    run_cli(main)
+    errors.run_cli(main)

@@ -10,11 +10,22 @@ callable and forwards to `serving.pipelines.pipeline`.
 import sys
 import types
 
-from electra_tf.errors import run_cli
-from electra_tf.serving.pipeline_cli import main
-from electra_tf.serving.pipelines import pipeline
+from electra_tf import cli, errors
 
-__all__ = ["pipeline", "main"]
+
+def pipeline(task, model_dir, **kwargs):
+    """`serving.pipelines.pipeline`: a callable running `task` on text."""
+    from electra_tf.serving import pipelines
+
+    return pipelines.pipeline(task, model_dir, **kwargs)
+
+
+def main(argv=None):
+    """The pipeline CLI; TensorFlow loads after its start-up lines are muted."""
+    cli.import_tensorflow_quietly()
+    from electra_tf.serving import pipeline_cli
+
+    return pipeline_cli.main(argv)
 
 
 class _CallableModule(types.ModuleType):
@@ -25,4 +36,4 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
-    run_cli(main)
+    errors.run_cli(main)

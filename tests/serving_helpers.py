@@ -12,8 +12,7 @@ import sys
 import tensorflow as tf
 
 from electra_tf import config as config_lib
-from electra_tf.conversion.loading import save_pretraining_config
-from electra_tf.finetuning import checkpoints
+from electra_tf.checkpoints import finetuned
 from electra_tf.finetuning import runner
 from electra_tf.finetuning import task_builder
 from electra_tf.models.pretrainer import ElectraPretrainer
@@ -49,9 +48,7 @@ def pretrained_dir(data_dir, seed=0):
     os.makedirs(model_dir, exist_ok=True)
     shutil.copy(default_vocab_file(), os.path.join(model_dir, "vocab.txt"))
     model = ElectraPretrainer(config)
-    save_pretraining_config(config, model_dir)
-    checkpoint = tf.train.Checkpoint(model=model)
-    tf.train.CheckpointManager(checkpoint, model_dir, 1).save()
+    model.save_pretrained(model_dir, format="ours")
     return model_dir, model
 
 
@@ -73,7 +70,8 @@ def finetuned_dir(data_dir, task_names, **hparams):
     tasks = task_builder.get_tasks(config)
     model = runner.build_model(config, tasks)
     model_dir = config.trial_model_dir(1)
-    checkpoints.save_checkpoint(model, model_dir, 1)
+    finetuned.write_description(model_dir, config, runner.head_specs(tasks))
+    finetuned.save_checkpoint(model, model_dir, 1)
     return model_dir, model, config
 
 

@@ -131,3 +131,26 @@ def test_unexpected_errors_keep_their_traceback_with_tensorflow_quiet():
     assert "to stdout" in result.stdout and "to stdout" not in result.stderr
     assert result.stderr.startswith("Traceback (most recent call last):")
     assert result.stderr.rstrip().endswith("RuntimeError: a bug")
+
+
+def _shard(data_dir, i=1):
+    folder = os.path.join(data_dir, "pretrain_tfrecords")
+    return os.path.join(folder, f"pretrain_data.tfrecord-{i}-of-2")
+
+
+def test_pretraining_truncated_shard_is_named(tmp_path):
+    data_dir = pt.make_data_dir(tmp_path / "data", n_examples=16)
+    shard = _shard(data_dir)
+    with open(shard, "rb") as f:
+        good = f.read()
+    with open(shard, "wb") as f:
+        f.write(good[: len(good) // 2 + 7])  # cut inside a record
+    _pretrain(data_dir, {}, [shard, "at byte", "rebuild"])
+
+
+def test_pretraining_ids_beyond_the_vocab_are_named(tmp_path):
+    data_dir = pt.make_data_dir(tmp_path / "data", n_examples=16)
+    rows = pt.random_examples(8, 16, seed=3)
+    rows[0][0][1] = pt.VOCAB_SIZE + 5  # an id the vocab does not have
+    pt.write_records(_shard(data_dir), rows)
+    _pretrain(data_dir, {}, [_shard(data_dir), f"{pt.VOCAB_SIZE + 5}"])

@@ -136,7 +136,7 @@ def test_finetuned_tasks_reload_and_match_keras(tmp_path_factory, tmp_path):
         + task_names
         + [t + "_token_ids" for t in task_names]
     )
-    _, _, tasks = export_lib._loading.load_finetuned(model_dir)
+    _, _, tasks = export_lib.checkpoints.load_finetuned(model_dir)
     task = {t.name: t for t in tasks}
     sentences = ["the cat sat on the mat", "a dog ran", ""]
     pairs_b = ["it was big", "", "the red house"]
@@ -317,7 +317,7 @@ def test_bad_input(pretrained, tmp_path):
             "--kind",
             "task:sst",
         ],
-        ["holds discriminator, generator, encoder"],
+        ["holds discriminator, encoder, generator"],
     )
     assert not os.path.exists(tmp_path / "x")
     with pytest.raises(MissingInputError, match="does not exist"):

@@ -82,6 +82,9 @@ def test_public_names_resolve():
     import electra_tf
 
     for name in electra_tf.__all__:
-        assert getattr(electra_tf, name).__name__ == name
+        # `pipeline` is the callable module `electra_tf.pipeline` once the
+        # CLI module has been imported, the function before.
+        assert getattr(electra_tf, name).__name__ in (name, f"electra_tf.{name}")
+        assert callable(getattr(electra_tf, name))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         electra_tf.Nope

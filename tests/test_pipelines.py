@@ -12,7 +12,6 @@ import tensorflow as tf
 
 import electra_tf
 from electra_tf.config import PretrainingConfig
-from electra_tf.conversion.loading import save_pretraining_config
 from electra_tf.errors import DataError
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.tokenization import FullTokenizer
@@ -86,9 +85,7 @@ def generator_dir(tmp_path_factory):
 
     losses = [float(step(tf.constant(i, tf.int64))) for i in range(300)]
     assert np.mean(losses[-20:]) < 0.3 * np.mean(losses[:20]), losses[::50]
-    save_pretraining_config(config, str(model_dir))
-    checkpoint = tf.train.Checkpoint(model=model)
-    tf.train.CheckpointManager(checkpoint, str(model_dir), 1).save()
+    model.save_pretrained(str(model_dir), format="ours")
     return str(model_dir)
 
 

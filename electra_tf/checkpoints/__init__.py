@@ -35,7 +35,7 @@ from electra_tf.checkpoints.original import (
     variables_by_name,
 )
 from electra_tf.config import FinetuningConfig, PretrainingConfig, load_hparams
-from electra_tf.errors import CheckpointError
+from electra_tf.errors import CheckpointError, MissingInputError
 
 __all__ = [
     "CheckpointCorruptError",
@@ -72,7 +72,8 @@ class Description:
     config: Optional[object]
     vocab_file: Optional[str]
     do_lower_case: bool = True
-    strip_accents: Optional[bool] = None
+    # FullTokenizer's meaning: strip accents when lower-casing (the original).
+    strip_accents: bool = True
     prefix: Optional[str] = None
     hf: Optional[object] = dataclasses.field(default=None, repr=False)
 
@@ -125,6 +126,11 @@ def _checkpoint_folder(path):
         return path
     if os.path.exists(path + ".index"):
         return os.path.dirname(path) or "."
+    if not os.path.exists(path):
+        raise MissingInputError(
+            f"'{path}' does not exist; pass a model directory, a checkpoint "
+            "prefix or a Hugging Face folder."
+        )
     raise CheckpointError(
         f"'{path}' is not a checkpoint: looked for a directory with a "
         "'checkpoint' index (electra-tf or original TF1 checkpoints), a "

@@ -14,7 +14,7 @@ import tempfile
 import tensorflow as tf
 
 from electra_tf.errors import ConfigError, OutputExistsError
-from electra_tf.serving import _loading
+from electra_tf import checkpoints
 from electra_tf.serving import signatures
 from electra_tf.serving import text_inputs
 
@@ -84,21 +84,21 @@ def build_module(
     model_dir, kind=None, max_seq_length=None, hparams=None, top_k=5
 ):
     """(ServingModule, Description) for `kind` of the model at `model_dir`."""
-    description = _loading.describe(model_dir, hparams)
+    description = checkpoints.describe(model_dir, hparams)
     kind = kind or default_kind(description)
     _check_kind(kind, description)
     vocab_file = text_inputs.require_vocab(description)
     config = description.config
     if description.format == "finetuned":
-        model, config, tasks = _loading.load_finetuned(model_dir, hparams)
+        model, config, tasks = checkpoints.load_finetuned(model_dir, hparams)
         endpoints = _task_endpoints(model, config, tasks, kind)
         model_config = model.config
     else:
         if kind == "encoder":
-            model = _loading.load_encoder(model_dir, hparams)
+            model = checkpoints.load_encoder(model_dir, hparams)
             model_config = model.config
         else:
-            model = _loading.load_pretrainer(model_dir, hparams)
+            model = checkpoints.load_pretrainer(model_dir, hparams)
             model_config = config.disc_config()
         form = "masked" if kind == "generator" else "text"
         endpoints = [signatures.Endpoint(kind, form, model, top_k=top_k)]

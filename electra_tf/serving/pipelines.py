@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.errors import CheckpointError, DataError
-from electra_tf.serving import _loading
+from electra_tf import checkpoints
 from electra_tf.serving import export as export_lib
 from electra_tf.serving import qa_pipeline
 
@@ -107,7 +107,7 @@ class Pipeline:
         top_k=5,
         task_name=None,
     ):
-        description = _loading.describe(model_dir, hparams)
+        description = checkpoints.describe(model_dir, hparams)
         self.task = task
         self.kind = _choose_kind(task, description, task_name)
         self.batch_size = batch_size
