@@ -141,7 +141,7 @@ class HFStep:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            float(loss)
+            float(loss.detach())
 
 
 def main():

@@ -262,7 +262,7 @@ class HFStep:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return float(loss)
+        return float(loss.detach())
 
     def run(self, n):
         for _ in range(n):
