@@ -328,7 +328,9 @@ def step_table(rows, times, batch_size, flops, rates):
                 precision,
                 "yes" if jit else "no",
                 common.fmt(seqs, ".1f"),
-                None if name.startswith("HF") else common.ratio(seqs, hf_seqs),
+                "reference"
+                if name.startswith("HF")
+                else common.ratio(seqs, hf_seqs),
                 common.fmt(gflops, ".0f"),
                 None if gflops is None else f"{100 * gflops / mix:.0f}%",
             ]
