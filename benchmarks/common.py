@@ -126,8 +126,7 @@ def alternate(workers, steps, repeats, warmup_steps=1):
                 worker.times.append(elapsed / steps)
         progress(f"repeat {i + 1}/{repeats} done")
     return {
-        w.name: statistics.median(w.times) if w.times else None
-        for w in workers
+        w.name: statistics.median(w.times) if w.times else None for w in workers
     }
 
 

@@ -47,8 +47,13 @@ class OurStep:
         config = model_config()
         model = FinetuningModel(
             config,
-            [{"name": "mnli", "head_type": "classification",
-              "num_labels": NUM_LABELS}],
+            [
+                {
+                    "name": "mnli",
+                    "head_type": "classification",
+                    "num_labels": NUM_LABELS,
+                }
+            ],
         )
         strategy = tf.distribute.get_strategy()
         optimizer = create_optimizer(
@@ -154,12 +159,22 @@ def main():
     b, length = args.batch_size, args.seq_length
     hf = common.have_torch()
     rows = [
-        ("electra-tf", p, False, OurStep,
-         dict(precision=p, jit=False, batch_size=b, seq_length=length))
+        (
+            "electra-tf",
+            p,
+            False,
+            OurStep,
+            dict(precision=p, jit=False, batch_size=b, seq_length=length),
+        )
         for p in ("float32", "mixed_bfloat16")
     ] + [
-        ("HF transformers", p, False, HFStep if hf else None,
-         dict(precision=p, batch_size=b, seq_length=length))
+        (
+            "HF transformers",
+            p,
+            False,
+            HFStep if hf else None,
+            dict(precision=p, batch_size=b, seq_length=length),
+        )
         for p in ("float32", "bfloat16")
     ]
     rates = matmul_peak.measure()

@@ -79,7 +79,11 @@ def measure():
 
 def rates_table(rates):
     rows = [
-        [name, f"{rates[name, 'float32']:.0f}", f"{rates[name, 'bfloat16']:.0f}"]
+        [
+            name,
+            f"{rates[name, 'float32']:.0f}",
+            f"{rates[name, 'bfloat16']:.0f}",
+        ]
         for name in SHAPES
     ]
     return common.table(

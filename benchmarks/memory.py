@@ -72,9 +72,11 @@ def main():
     hf = common.have_torch()
     idle = {
         "ours": peak("tf idle", args.precision, 1, args.seq_length, 0),
-        "hf": peak("torch idle", args.precision, 1, args.seq_length, 0)
-        if hf
-        else None,
+        "hf": (
+            peak("torch idle", args.precision, 1, args.seq_length, 0)
+            if hf
+            else None
+        ),
     }
     rows = []
     for b in sizes:

@@ -146,7 +146,9 @@ class OurStep:
 
     def run(self, n):
         for _ in range(n):  # as loop.train: one call, then read the losses
-            scalars = {k: float(v) for k, v in self._run(self._inputs, 1).items()}
+            scalars = {
+                k: float(v) for k, v in self._run(self._inputs, 1).items()
+            }
         return scalars
 
 
@@ -328,9 +330,11 @@ def step_table(rows, times, batch_size, flops, rates):
                 precision,
                 "yes" if jit else "no",
                 common.fmt(seqs, ".1f"),
-                "reference"
-                if name.startswith("HF")
-                else common.ratio(seqs, hf_seqs),
+                (
+                    "reference"
+                    if name.startswith("HF")
+                    else common.ratio(seqs, hf_seqs)
+                ),
                 common.fmt(gflops, ".0f"),
                 None if gflops is None else f"{100 * gflops / mix:.0f}%",
             ]

@@ -198,8 +198,9 @@ def model_flops():
         "albert": TransformerHparams(4096, 12, v=30000, e=128).train_flops(
             4096, 1.5e6
         ),
-        "t5_11b": TransformerHparams(1024, 24, output_frac=0.0, **t5)
-        .train_flops(2048, 1e6)
+        "t5_11b": TransformerHparams(
+            1024, 24, output_frac=0.0, **t5
+        ).train_flops(2048, 1e6)
         + TransformerHparams(
             1024, 24, output_frac=1.0, decoder=True, **t5
         ).train_flops(2048, 1e6),

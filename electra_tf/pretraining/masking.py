@@ -2,8 +2,8 @@
 
 Port of pretrain/pretrain_helpers.py: gather_positions, scatter_update, mask,
 unmask, sample_from_softmax (and `sample_ids`, its ids). Inputs are dicts of
-int32 tensors named as the original's features (`input_ids`, `input_mask`, `segment_ids`,
-`masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
+int32 tensors named as the original's features (`input_ids`, `input_mask`,
+`segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
 
 Randomness comes from stateless ops keyed by one seed per example (`seeds`,
 int [B, 2]): the draws for an example depend on its seed only, so a resumed
