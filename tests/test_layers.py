@@ -3,10 +3,12 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import numpy_reference as ref
 from electra_tf.layers.activations import gelu, get_activation
 from electra_tf.layers.attention import SelfAttention
+from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import Embeddings
 from electra_tf.layers.heads import DiscriminatorHead, MaskedLMHead
 from electra_tf.layers.transformer import TransformerLayer
@@ -183,3 +185,28 @@ def test_layers_round_trip_config_and_keras_file(tmp_path):
         sub = tmp_path / str(i)
         sub.mkdir()
         _round_trip_layer(layer, inputs, sub)
+
+
+def test_dropout_rate_scale_seed_and_gradient():
+    layer = Dropout(0.1, seed=3)
+    x = tf.ones([400, 500])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * tf.range(500, dtype=tf.float32))
+    out = y.numpy()
+    # Kept values are scaled by 1 / 0.9; a share of 6554 / 65536 (the rate
+    # rounded to 16 bits) is dropped.
+    np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.9], rtol=1e-6)
+    assert abs((out == 0).mean() - 6554 / 65536) < 0.003
+    # The gradient passes exactly where the value was kept.
+    grad = tape.gradient(loss, x).numpy()
+    np.testing.assert_allclose(grad, out * np.arange(500), rtol=1e-5)
+    # Each call draws a new mask; inference is the identity.
+    assert (layer(x, training=True).numpy() != out).any()
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    # The mask depends only on the seed generator's state (resumable).
+    twin = Dropout(0.1, seed=3)
+    np.testing.assert_array_equal(twin(x, training=True), out)
+    restored = Dropout.from_config(layer.get_config())
+    assert restored.rate == 0.1 and restored.seed == 3

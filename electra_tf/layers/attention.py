@@ -8,6 +8,7 @@ import math
 
 import keras
 
+from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import truncated_normal
 
 # Legend: B batch, L sequence length (from = to), H hidden size,
@@ -66,8 +67,8 @@ class SelfAttention(keras.layers.Layer):
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, name="LayerNorm"
         )
-        self.probs_dropout = keras.layers.Dropout(attention_probs_dropout_prob)
-        self.output_dropout = keras.layers.Dropout(hidden_dropout_prob)
+        self.probs_dropout = Dropout(attention_probs_dropout_prob)
+        self.output_dropout = Dropout(hidden_dropout_prob)
 
     def build(self, input_shape=None):
         shape = (None, None, self.hidden_size)

@@ -7,6 +7,8 @@ One instance is shared by generator and discriminator in the original
 
 import keras
 
+from electra_tf.layers.dropout import Dropout
+
 # Legend: B batch, L sequence length, E embedding size, V vocab size.
 
 
@@ -51,7 +53,7 @@ class Embeddings(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, name="LayerNorm"
         )
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def build(self, input_shape=None):
         init = truncated_normal(self.initializer_range)

@@ -10,6 +10,7 @@ zero bias and the original's layer name (`dense`, `qa_hidden`, `dense_1`, ...).
 import keras
 
 from electra_tf.layers.activations import get_activation
+from electra_tf.layers.dropout import Dropout
 
 # Legend: B batch, L sequence length, H hidden size, C classes, K beam size.
 
@@ -30,7 +31,7 @@ class ClassificationHead(keras.layers.Layer):
         self.hidden_size = hidden_size
         self.num_labels = num_labels
         self.dropout_rate = dropout_rate
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.dense = keras.layers.Dense(num_labels, name="dense")
 
     def build(self, input_shape=None):
@@ -63,7 +64,7 @@ class RegressionHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.dropout_rate = dropout_rate
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.dense = keras.layers.Dense(1, name="dense")
 
     def build(self, input_shape=None):

@@ -6,6 +6,7 @@ residual, LayerNorm; variables under `layer_<i>/{attention,intermediate,output}`
 
 import keras
 
+from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.activations import get_activation
 from electra_tf.layers.attention import SelfAttention
 from electra_tf.layers.embeddings import truncated_normal
@@ -65,7 +66,7 @@ class TransformerLayer(keras.layers.Layer):
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=1e-12, name="LayerNorm"
         )
-        self.output_dropout = keras.layers.Dropout(hidden_dropout_prob)
+        self.output_dropout = Dropout(hidden_dropout_prob)
 
     def build(self, input_shape=None):
         self.attention.build((None, None, self.hidden_size))

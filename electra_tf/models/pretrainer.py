@@ -363,10 +363,11 @@ class ElectraPretrainer(keras.Model):
         disallow = None
         if cfg.disallow_correct:
             disallow = tf.one_hot(masked["masked_lm_ids"], cfg.vocab_size)
-        sampled = masking.sample_from_softmax(
-            mlm_logits / cfg.temperature, seeds, disallow
-        )  # [B, N, V]
-        sampled_tokids = tf.argmax(sampled, axis=-1, output_type=tf.int32)
+        if cfg.temperature != 1.0:
+            mlm_logits = mlm_logits / cfg.temperature
+        sampled_tokids = masking.sample_ids(
+            mlm_logits, seeds, disallow
+        )  # [B, N]
         updated_ids, updated_mask = masking.scatter_update(
             original_ids, sampled_tokids, masked["masked_lm_positions"]
         )

@@ -1,9 +1,9 @@
 """Dynamic masking and sampling for pre-training.
 
 Port of pretrain/pretrain_helpers.py: gather_positions, scatter_update, mask,
-unmask, sample_from_softmax. Inputs are dicts of int32 tensors named as the
-original's features (`input_ids`, `input_mask`, `segment_ids`,
-`masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
+unmask, sample_from_softmax (and `sample_ids`, its ids). Inputs are dicts of
+int32 tensors named as the original's features (`input_ids`, `input_mask`,
+`segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
 
 Randomness comes from stateless ops keyed by one seed per example (`seeds`,
 int [B, 2]): the draws for an example depend on its seed only, so a resumed
@@ -213,23 +213,36 @@ def unmask(inputs):
     return unmasked  # [B, L]
 
 
-def sample_from_softmax(logits, seeds, disallow=None):
-    """Gumbel-max sample from softmax(logits) per [B, N] slot, as one-hot.
+def sample_ids(logits, seeds, disallow=None):
+    """Gumbel-max sample of an id from softmax(logits) per [B, N] slot.
 
-    As the original: `logits - 1000 * disallow`, noise
-    `-log(-log(u + 1e-9) + 1e-9)` with u ~ U[0, 1), argmax of the softmax of
-    the noisy logits. `seeds` int [B, 2] key the noise per example.
-    Returns a float one-hot [B, N, V] with its gradient stopped.
+    As the original's `sample_from_softmax`: `logits - 1000 * disallow`,
+    noise `-log(-log(u + 1e-9) + 1e-9)` with u ~ U[0, 1), argmax. The
+    original takes the argmax of the softmax of the noisy logits; softmax
+    keeps the order, so the argmax of the noisy logits is the same id
+    without a softmax over [B, N, V]. `seeds` int [B, 2] key the noise per
+    example. Returns int32 ids [B, N].
     """
     if disallow is not None:
         logits -= 1000.0 * disallow
     slot_shape = tf.shape(logits)[1:]  # [N, V]
-    gumbel = tf.map_fn(
-        lambda seed: _gumbel(_uniform(slot_shape, seed)),
-        tf.cast(seeds, tf.int64),
-        fn_output_signature=tf.TensorSpec(logits.shape[1:], tf.float32),
-    )  # [B, N, V]
-    noisy = tf.nn.softmax(logits + tf.cast(gumbel, logits.dtype))
-    sampled = tf.argmax(noisy, axis=-1, output_type=tf.int32)  # [B, N]
-    one_hot = tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
-    return tf.stop_gradient(one_hot)  # [B, N, V]
+
+    def draw(args):
+        # Noise, sum and argmax per example: no [B, N, V] noise tensor.
+        seed, example_logits = args
+        noise = _gumbel(_uniform(slot_shape, seed))  # [N, V]
+        noisy = example_logits + tf.cast(noise, example_logits.dtype)
+        return tf.argmax(noisy, axis=-1, output_type=tf.int32)  # [N]
+
+    sampled = tf.map_fn(
+        draw,
+        (tf.cast(seeds, tf.int64), logits),
+        fn_output_signature=tf.TensorSpec(logits.shape[1:2], tf.int32),
+    )  # [B, N]
+    return tf.stop_gradient(sampled)
+
+
+def sample_from_softmax(logits, seeds, disallow=None):
+    """`sample_ids` as the original returns it: a float one-hot [B, N, V]."""
+    sampled = sample_ids(logits, seeds, disallow)
+    return tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
