@@ -130,6 +130,21 @@ def alternate(workers, steps, repeats, warmup_steps=1):
     }
 
 
+def time_contenders(rows, steps, repeats):
+    """Median seconds per step of each `(name, precision, jit, factory,
+    kwargs)` row with a factory, each in its own worker process."""
+    workers = [
+        Worker((name, precision, jit), factory, kwargs)
+        for name, precision, jit, factory, kwargs in rows
+        if factory is not None
+    ]
+    try:
+        return alternate(workers, steps, repeats)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def machine():
     """One line: CPU model, cores visible, date (UTC), library versions."""
     model = platform.processor() or "unknown CPU"

@@ -178,16 +178,7 @@ def main():
         for p in ("float32", "bfloat16")
     ]
     rates = matmul_peak.measure()
-    workers = [
-        common.Worker((name, p, jit), factory, kwargs)
-        for name, p, jit, factory, kwargs in rows
-        if factory is not None
-    ]
-    try:
-        times = common.alternate(workers, args.steps, args.repeats)
-    finally:
-        for worker in workers:
-            worker.close()
+    times = common.time_contenders(rows, args.steps, args.repeats)
     flops = flops_per_step(b, length)
     print(common.machine())
     print(

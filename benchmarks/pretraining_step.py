@@ -368,16 +368,7 @@ def main():
     if args.no_jit:
         rows = [r for r in rows if not r[2]]
     rates = matmul_peak.measure()
-    workers = [
-        common.Worker((name, precision, jit), factory, kwargs)
-        for name, precision, jit, factory, kwargs in rows
-        if factory is not None
-    ]
-    try:
-        times = common.alternate(workers, args.steps, args.repeats)
-    finally:
-        for worker in workers:
-            worker.close()
+    times = common.time_contenders(rows, args.steps, args.repeats)
     flops = flops_per_step(args.batch_size, args.seq_length)
     print(common.machine())
     print(

@@ -408,7 +408,7 @@ def test_progress_line_and_summary(tmp_path, vocab_file, capsys):
     summary = build_dataset.build(options(corpus, vocab_file, tmp_path / "o"))
     err = capsys.readouterr().err
     n, t = summary["examples"], summary["example_tokens"]
-    assert f"files 3/3 | docs 4 (" in err
+    assert "files 3/3 | docs 4 (" in err
     assert f"examples {n} (" in err and "tokens 83 (" in err
     assert (f"Wrote {n} examples ({t} tokens, padding "
             f"{1 - t / (8 * n):.1%}) to 3 files") in err

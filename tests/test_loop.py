@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.optimization import AdamWeightDecay, create_optimizer
+from electra_tf.optimization import create_optimizer
 from electra_tf.checkpoints import CheckpointError, ours
 from electra_tf.training import distribution, loop
 

@@ -3,8 +3,6 @@ parameter counts of the released sizes, and serialization."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
-import keras
 
 import numpy_reference as ref
 from electra_tf.config import ModelConfig, PretrainingConfig

@@ -3,7 +3,6 @@ formulas (spec 4.2 to 4.8), for every objective and generator variant."""
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -17,7 +17,7 @@ from electra_tf.checkpoints import load_pretraining_checkpoint
 from electra_tf.pretraining import data
 from electra_tf.pretraining.default_data import ensure_default_data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics, auc_thresholds
-from electra_tf.pretraining.runner import EVAL_KEYS, load_original_training_state
+from electra_tf.pretraining.runner import load_original_training_state
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
 from helpers import fixture_path

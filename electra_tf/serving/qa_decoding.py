@@ -11,15 +11,10 @@ last word of the span (the Python pipeline also runs `get_final_text`).
 
 import tensorflow as tf
 
-HEAD_OUTPUTS = (
-    "start_logits",
-    "end_logits",
-    "answerable_logit",
-    "start_top_log_probs",
-    "start_top_index",
-    "end_top_log_probs",
-    "end_top_index",
-)
+from electra_tf.finetuning import qa_metrics
+
+# The span head outputs the QA decoding reads (all but the example id).
+HEAD_OUTPUTS = qa_metrics.RawResult._fields[1:]
 
 # Legend: B batch, K beam (or n-best), L sequence, W passage words.
 
