@@ -98,10 +98,19 @@ def test_token_classification_hf_round_trip_keeps_head_and_labels(tmp_path):
     vocab = write_vocab(tmp_path)
     model.save_pretrained(str(tmp_path / "hf"), format="hf", vocab_file=vocab)
     with open(tmp_path / "hf" / "config.json") as f:
-        assert json.load(f)["id2label"] == {str(i): t for i, t in enumerate(TAGS)}
+        assert json.load(f)["id2label"] == {
+            str(i): t for i, t in enumerate(TAGS)
+        }
     again = ElectraForTokenClassification.from_pretrained(str(tmp_path / "hf"))
     assert again.labels == tuple(TAGS) and again.num_labels == 4
     assert_same(again, model, ElectraForTokenClassification)
+    chunk = ElectraForTokenClassification.from_pretrained(
+        str(tmp_path / "hf"), task_name="chunk"
+    )
+    assert chunk.head.dense.kernel.path == "task_specific/chunk/dense/kernel"
+    np.testing.assert_array_equal(
+        chunk.head.dense.kernel.numpy(), model.head.dense.kernel.numpy()
+    )
     with pytest.raises(CheckpointError, match="with 4 labels"):
         ElectraForTokenClassification.from_pretrained(
             str(tmp_path / "hf"), labels=["O", "X", "Y", "Z"]
@@ -133,7 +142,9 @@ def test_pretraining_checkpoint_gives_the_discriminator_encoder(
 ):
     args = {"num_labels": 2} if cls in CLASSES[:2] else {}
     model = cls.from_pretrained(pretrained, **args)
-    want = {v.path: v.numpy() for v in checkpoints.load_encoder(pretrained).weights}
+    want = {
+        v.path: v.numpy() for v in checkpoints.load_encoder(pretrained).weights
+    }
     got = {v.path: v.numpy() for v in model.encoder.weights}
     assert sorted(got) == sorted(want)
     for name, value in want.items():
@@ -182,9 +193,7 @@ def test_finetuned_dir_loads_the_matching_head(finetuned_dir):
         ElectraForSequenceClassification.from_pretrained(path, num_labels=5)
 
 
-def test_hf_sequence_classification_head_is_named_as_ignored(
-    tmp_path, caplog
-):
+def test_hf_sequence_classification_head_is_named_as_ignored(tmp_path, caplog):
     encoder = build(ElectraForSequenceClassification).encoder
     folder = tmp_path / "hf"
     encoder.save_pretrained(str(folder))

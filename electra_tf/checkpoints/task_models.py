@@ -7,6 +7,7 @@ when the source holds one for that task (a fine-tuned directory, an original
 fine-tuned checkpoint, an HF token-classification folder), else a new head.
 """
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -81,7 +82,7 @@ def _head_args(cls, description, head_args):
         if n.startswith(prefix)
     }
     labels = None
-    if description.format == "huggingface" and task == "tagging":
+    if description.format == "huggingface":
         labels = description.hf.labels
     if not head or HEAD_TYPES[name] == "span":
         return args
@@ -125,6 +126,15 @@ def load_task_model(cls, path, hparams=None, **head_args):
     if isinstance(hparams, ModelConfig):
         hparams = hf_overrides(hparams)
     description = describe(path, hparams)
+    task = head_args.get("task_name")
+    if (
+        cls.__name__ == "ElectraForTokenClassification"
+        and description.format == "huggingface"
+        and description.hf.role == "token_classification"
+        and task not in (None, "tagging")
+    ):  # the HF head, under the task name asked for
+        hf = huggingface.read(path, task_name=task)
+        description = dataclasses.replace(description, hf=hf)
     if cls.__name__ == "FinetuningModel" and "tasks" not in head_args:
         if description.format != "finetuned":
             raise CheckpointError(
@@ -228,4 +238,3 @@ def save_task_model(model, path, format, vocab_file=None, do_lower_case=True):
         + (" or 'hf'" if name == "ElectraForTokenClassification" else "")
         + f", not {format!r}."
     )
-
