@@ -241,3 +241,14 @@ def test_head_of_another_kind_is_a_checkpoint_error(tmp_path):
         ElectraForSequenceClassification.from_pretrained(
             path, hparams=CONFIG, task_name="squad"
         )
+
+
+def test_finetuning_model_from_a_pretraining_checkpoint(pretrained):
+    with pytest.raises(CheckpointError, match="needs tasks="):
+        FinetuningModel.from_pretrained(pretrained)
+    tasks = [{"name": "sts", "head_type": "regression", "num_labels": None}]
+    model = FinetuningModel.from_pretrained(pretrained, tasks=tasks)
+    want = checkpoints.load_encoder(pretrained).weights
+    assert [v.path for v in model.encoder.weights] == [v.path for v in want]
+    for got, value in zip(model.encoder.weights, want):
+        np.testing.assert_array_equal(got.numpy(), value.numpy())

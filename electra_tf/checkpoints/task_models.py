@@ -222,9 +222,8 @@ def save_task_model(model, path, format, vocab_file=None, do_lower_case=True):
         )
         return [path]
     if format == "hf":
-        # Deviation from reference: no silent encoder-only export; HF's
-        # heads are other networks than the original's, so a folder
-        # without the head would load a random one in transformers.
+        # No silent encoder-only export: transformers would load such a
+        # folder into its own head class with a random head.
         raise CheckpointError(
             f"A {name} has no Hugging Face equivalent of its head "
             "(transformers' classification and QA heads are other networks "

@@ -94,16 +94,14 @@ class _Pretrained(keras.Model):
 
     @classmethod
     def from_pretrained(cls, path, hparams=None, **head_args):
-        """This model from `path`: our checkpoints (pre-training or fine-tuned),
-        original TF1 ones (pass their `hparams`) or Hugging Face folders;
-        see `checkpoints.task_models.load_task_model`."""
+        """This model from our, original TF1 or Hugging Face checkpoints
+        (`checkpoints.task_models.load_task_model`)."""
         from electra_tf.checkpoints import task_models  # on use: it builds us
 
         return task_models.load_task_model(cls, path, hparams, **head_args)
 
     def save_pretrained(self, path, format="original", vocab_file=None):
-        """Writes this model as `format` ('original'; 'hf' only for token
-        classification, whose head HF has)."""
+        """Writes `format` 'original' ('hf': token classification only)."""
         from electra_tf import checkpoints
 
         return checkpoints.save_model(self, path, format, vocab_file)
