@@ -3,7 +3,7 @@
 import dataclasses
 import os
 
-from electra_tf.checkpoints import huggingface, original, ours
+from electra_tf.checkpoints import huggingface, original, ours, task_models
 from electra_tf.errors import CheckpointError
 
 SAVE_FORMATS = ("hf", "original", "ours")
@@ -12,13 +12,19 @@ SAVE_FORMATS = ("hf", "original", "ours")
 def save_model(model, path, format="hf", vocab_file=None, do_lower_case=True):
     """Writes an `Encoder` ('hf' encoder folder or 'original' TF1 names)
     or an `ElectraPretrainer` ('hf': `<path>-discriminator` and
-    `<path>-generator`; 'original'; 'ours' with `pretrain_config.json`).
+    `<path>-generator`; 'original'; 'ours' with `pretrain_config.json`),
+    or a fine-tuning model (`task_models.save_task_model`).
     Returns the paths written."""
     from electra_tf.models.encoder import Encoder
+    from electra_tf.models.pretrainer import ElectraPretrainer
 
     if format not in SAVE_FORMATS:
         raise CheckpointError(
             f"Unknown format {format!r}; use one of {', '.join(SAVE_FORMATS)}."
+        )
+    if not isinstance(model, (Encoder, ElectraPretrainer)):
+        return task_models.save_task_model(
+            model, path, format, vocab_file, do_lower_case
         )
     weights = {v.path: v.numpy() for v in model.weights}
     is_encoder = isinstance(model, Encoder)

@@ -86,8 +86,29 @@ def _build_head(head, input_shape=None):
     return head
 
 
+class _Pretrained(keras.Model):
+    """Fine-tuning models: built at construction; load and save any format."""
+
+    def build(self, input_shape=None):
+        pass  # every part is built at construction
+
+    @classmethod
+    def from_pretrained(cls, path, hparams=None, **head_args):
+        """This model from our, original TF1 or Hugging Face checkpoints
+        (`checkpoints.task_models.load_task_model`)."""
+        from electra_tf.checkpoints import task_models  # on use: it builds us
+
+        return task_models.load_task_model(cls, path, hparams, **head_args)
+
+    def save_pretrained(self, path, format="original", vocab_file=None):
+        """Writes `format` 'original' ('hf': token classification only)."""
+        from electra_tf import checkpoints
+
+        return checkpoints.save_model(self, path, format, vocab_file)
+
+
 @keras.saving.register_keras_serializable(package="electra_tf")
-class FinetuningModel(keras.Model):
+class FinetuningModel(_Pretrained):
     """Multi-task fine-tuning model of the original.
 
     Args:
@@ -152,9 +173,6 @@ class FinetuningModel(keras.Model):
             # Named attributes, not a list, so tf.train.Checkpoint sees them.
             setattr(self, f"{name}_head", _build_head(head))
         self.build()
-
-    def build(self, input_shape=None):
-        pass  # every part is built at construction
 
     @property
     def task_heads(self):
@@ -244,7 +262,7 @@ class FinetuningModel(keras.Model):
         }
 
 
-class _SingleTaskModel(keras.Model):
+class _SingleTaskModel(_Pretrained):
     """Encoder `electra` + one head `task_specific/<task_name>/...`."""
 
     def __init__(self, config, task_name, **kwargs):
@@ -252,9 +270,6 @@ class _SingleTaskModel(keras.Model):
         self.config = as_model_config(config)
         self.task_name = task_name
         self.encoder = Encoder(self.config, name="electra")
-
-    def build(self, input_shape=None):
-        pass  # every part is built at construction
 
     def get_config(self):
         return {
@@ -309,15 +324,18 @@ class ElectraForSequenceClassification(_SingleTaskModel):
 class ElectraForTokenClassification(_SingleTaskModel):
     """Per-token classification (the chunking head).
 
+    `labels` (optional) name the tags in id order (HF `id2label`).
     Call: dict of `input_ids`, `input_mask`, `segment_ids` [B, L] and
     optionally `labeled_positions` [B, L] (default: every position) ->
     logits [B, L, C].
     """
 
-    def __init__(self, config, num_labels, task_name="tagging", **kwargs):
+    def __init__(self, config, num_labels, task_name="tagging", labels=None,
+                 **kwargs):
         kwargs.setdefault("name", "electra_for_token_classification")
         super().__init__(config, task_name, **kwargs)
         self.num_labels = num_labels
+        self.labels = tuple(labels) if labels else None
         self.head = _build_head(TaggingHead(
             self.config.hidden_size, num_labels, name=task_name
         ))
@@ -335,7 +353,7 @@ class ElectraForTokenClassification(_SingleTaskModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_labels=self.num_labels)
+        config.update(num_labels=self.num_labels, labels=self.labels)
         return config
 
 
