@@ -89,7 +89,8 @@ def variable_path(variable):
 
 
 def layerwise_lr_multiplier(path, n_layers, decay, corrected=False):
-    """Factor on the learning rate of the variable at `path` (spec 5.3).
+    """Factor on the learning rate of the variable at `path`
+    (model/optimization.py: _get_layer_lrs).
 
     Depth by substring: `/embeddings/` and `/embeddings_project/` 0,
     `encoder/layer_<k>/` k + 1, `task_specific/` n + 2. The original's rate

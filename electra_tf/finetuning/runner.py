@@ -1,7 +1,7 @@
 """The fine-tuning run: trials, training, evaluation and the output files.
 
-Port of run_finetuning.py (`run_finetuning`, `ModelRunner`, `write_results`;
-spec 1.2, 1.5): for each trial the model directory is recreated, the model
+Port of run_finetuning.py (`run_finetuning`, `ModelRunner`,
+`write_results`): for each trial the model directory is recreated, the model
 is initialised from `init_checkpoint`, trained for `num_train_epochs` over
 the cached records, evaluated on `dev` (results appended to
 `results/<tasks>_results.{txt,pkl}`) and optionally run on the test splits.
@@ -84,7 +84,8 @@ def write_scalars(writer, step, scalars):
 
 
 def create_optimizer(config, num_train_steps, n_layers):
-    """The original's fine-tuning optimizer (spec 5.1): warmup over 10% of
+    """The original's fine-tuning optimizer (model/optimization.py:
+    create_optimizer): warmup over 10% of
     the steps, linear decay, layer-wise rates (`layerwise_lr_decay`)."""
     return optimization.create_optimizer(
         config.learning_rate,
@@ -274,7 +275,8 @@ class ModelRunner:
                 }
                 path = config.test_predictions(task.name, "test", trial)
                 tf.io.gfile.makedirs(os.path.dirname(path))
-                # As the original: JSON under the .pkl name (spec 10.31).
+                # As the original (run_finetuning.py: write_test_outputs):
+                # JSON under the .pkl name.
                 with tf.io.gfile.GFile(path, "w") as f:
                     json.dump(answers, f)
             else:

@@ -1,7 +1,7 @@
 """Span <-> tag conversion for sequence tagging.
 
-Port of finetune/tagging/tagging_utils.py: `get_span_labels` and `get_tags`
-(spec 7.9). Chunking converts the CoNLL BIO tags to spans and back to BIOES;
+Port of finetune/tagging/tagging_utils.py: `get_span_labels` and `get_tags`.
+Chunking converts the CoNLL BIO tags to spans and back to BIOES;
 the entity-level scorer compares span sets.
 """
 

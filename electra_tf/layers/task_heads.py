@@ -1,9 +1,9 @@
 """Fine-tuning heads of the original tasks, under `task_specific/<task>/`.
 
 Ports the `get_prediction_module` methods of classification_tasks.py
-(classification, regression; spec 7.3), qa_tasks.py (span extraction with the
-joint beam and the answerable classifier; spec 7.7) and tagging_tasks.py
-(tagging; spec 7.9). Every dense keeps TF1's default Glorot-uniform kernel,
+(classification, regression), qa_tasks.py (span extraction with the
+joint beam and the answerable classifier) and tagging_tasks.py
+(tagging). Every dense keeps TF1's default Glorot-uniform kernel,
 zero bias and the original's layer name (`dense`, `qa_hidden`, `dense_1`, ...).
 """
 

@@ -1,6 +1,6 @@
 """Fine-tuning models: a shared `electra` encoder plus task heads.
 
-Ports run_finetuning.py `FinetuningModel` (spec 7.4) and the task losses.
+Ports run_finetuning.py `FinetuningModel` and the task losses.
 One encoder, one head (layers/task_heads.py) per task under
 `task_specific/<task>/`, every head run on every example; the total loss is
 the sum over the batch of each example's own task loss (`task_id` selects it;

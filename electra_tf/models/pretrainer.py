@@ -1,6 +1,7 @@
 """Port of run_pretraining.py `PretrainingModel`: networks and objective.
 
-Which sub-networks exist follows the original exactly (spec 4.3):
+Which sub-networks exist follows the original exactly
+(run_pretraining.py: PretrainingModel.__init__):
 - ELECTRA: generator `generator` (shares `electra/embeddings` unless
   `untied_generator_embeddings`) + `generator_predictions`, discriminator
   `electra` + `discriminator_predictions`;
@@ -12,8 +13,8 @@ Which sub-networks exist follows the original exactly (spec 4.3):
 Every variable is created at construction, so its `.path` is the original
 checkpoint name.
 
-`compute_losses` is the objective (spec 4.2 to 4.8): dynamic masking, the
-generator's masked-LM (or Electric's cloze) loss, Gumbel sampling of fake
+`compute_losses` is the objective (run_pretraining.py: PretrainingModel):
+dynamic masking, the generator's masked-LM (or Electric's cloze) loss, Gumbel sampling of fake
 tokens, replaced-token labels and the discriminator's loss, weighted into
 `total_loss`. `train_step`/`test_step` serve `fit()`; the scripts use
 `electra_tf.training.loop`.
@@ -133,7 +134,8 @@ class ElectraPretrainer(keras.Model):
         self.build()
 
     def _build_generator(self, disc_config, gen_config, shared, has_disc):
-        """The generator networks and MLM head of the variant (spec 4.3)."""
+        """The generator networks and MLM head of the variant
+        (run_pretraining.py: PretrainingModel.__init__)."""
         if has_disc and self.config.untied_generator:
             if self.config.two_tower_generator:
                 self.generator_ltr = Encoder(
@@ -210,7 +212,8 @@ class ElectraPretrainer(keras.Model):
     def two_tower_sequence_output(self, inputs, training=False):
         """Electric's [B, L, 2Hg]: left tower shifted right, right tower left.
 
-        Both shifts are cyclic, as in the original (spec 4.8).
+        Both shifts are cyclic, as in the original
+        (run_pretraining.py: TwoTowerClozeTransformer).
         """
         ops = keras.ops
         ltr = self.generator_ltr(inputs, training=training)["sequence_output"]
@@ -410,7 +413,8 @@ class ElectraPretrainer(keras.Model):
         }
 
     def compute_losses(self, features, step=0, training=True):
-        """The pre-training objective on one batch (spec 4.2 to 4.8).
+        """The pre-training objective on one batch
+        (run_pretraining.py: PretrainingModel).
 
         Args:
             features: dict of `input_ids`, `input_mask`, `segment_ids`

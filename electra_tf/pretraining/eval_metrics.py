@@ -2,9 +2,9 @@
 
 Port of run_pretraining.py `metric_fn` (TF1 streaming metrics): masked-LM
 accuracy and loss, sampled-token accuracy, discriminator loss, AUC
-(`tf.metrics.auc`: ROC, 200 thresholds, trapezoidal), accuracy, precision
-and recall (spec 4.9). As the original, `disc_auc` counts padding positions
-as negatives scored 0.
+(`tf.metrics.auc`: ROC, 200 thresholds, trapezoidal), accuracy, precision and
+recall (run_pretraining.py: PretrainingModel.__init__, eval_metrics). As the
+original, `disc_auc` counts padding positions as negatives scored 0.
 """
 
 import numpy as np

@@ -4,7 +4,7 @@ Port of run_pretraining.py `train_or_eval`: strategy, data, model,
 optimizer and checkpoints wired together; training runs
 `electra_tf.training.loop.train`, evaluation the original's metrics over
 `num_eval_steps` batches, printed and written to `results_txt`/`results_pkl`
-(the original configures but never writes them, spec 10.17).
+(the original configures but never writes them).
 """
 
 import logging
