@@ -16,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from electra_tf import tokenization
+from electra_tf import checkpoints, tokenization
 from electra_tf.pretraining import data, default_data, runner
 from electra_tf.serving import pipelines
 
@@ -40,7 +40,9 @@ ORDER = (
 def _entropy_loss(fake_fraction, p):
     """Sigmoid cross-entropy of the constant guess P(replaced) = p."""
     p = min(max(p, 1e-7), 1 - 1e-7)
-    return -(fake_fraction * math.log(p) + (1 - fake_fraction) * math.log(1 - p))
+    return -(
+        fake_fraction * math.log(p) + (1 - fake_fraction) * math.log(1 - p)
+    )
 
 
 class Baselines:
@@ -68,7 +70,10 @@ class Baselines:
         if "disc_labels" in outputs:
             mask = outputs["input_mask"]
             self.batches.append(
-                (float(np.sum(outputs["disc_labels"] * mask)), float(np.sum(mask)))
+                (
+                    float(np.sum(outputs["disc_labels"] * mask)),
+                    float(np.sum(mask)),
+                )
             )
             self.flagged += float(np.sum(outputs["disc_preds"] * mask))
 
@@ -90,7 +95,7 @@ class Baselines:
             "disc_auc": (0.5, "random scores"),
         }
         if not self.batches:
-            out["loss"] = (uniform, "uniform guess")
+            out["loss"] = (c.gen_weight * uniform, "a uniform guess")
             return out
         fake = sum(f for f, _ in self.batches)
         real = sum(r for _, r in self.batches)
@@ -149,7 +154,9 @@ def held_out_line(config, tokenizer):
     grams = _record_ngrams(
         data.expand_file_patterns(config.pretrain_tfrecords), NGRAM
     )
-    paths = {os.path.basename(p): p for p in default_data.bundled_corpus_files()}
+    paths = {
+        os.path.basename(p): p for p in default_data.bundled_corpus_files()
+    }
     for name in reversed(corpus):
         with open(paths[name], encoding="utf-8") as f:
             for line in f:
@@ -158,6 +165,7 @@ def held_out_line(config, tokenizer):
                 if (
                     MIN_TOKENS <= len(ids) <= MAX_TOKENS
                     and "[UNK]" not in tokens
+                    and _hideable(_words(tokens), tokenizer.vocab)
                     and not any(
                         tuple(ids[i : i + NGRAM]) in grams
                         for i in range(len(ids) - NGRAM + 1)
@@ -178,34 +186,36 @@ def _words(tokens):
     return words
 
 
-def examples(model_dir, line, tokenizer):
+def _hideable(words, vocab):
+    """Indices of the words that are one alphabetic token."""
+    return [i for i, w in enumerate(words) if w.isalpha() and w in vocab]
+
+
+def examples(model_dir, line, tokenizer, discriminator=True):
     """Fill-mask on `line` with its longest one-token word hidden, then
-    replaced-token detection with that word swapped for the generator's
-    best other guess. Returns a dict of what it shows."""
+    (with a `discriminator`) replaced-token detection with that word
+    swapped for the generator's best other guess. Returns what it shows."""
     words = _words(tokenizer.tokenize(line))
-    hideable = [
-        i for i, w in enumerate(words) if w.isalpha() and w in tokenizer.vocab
-    ]
-    i = max(hideable, key=lambda j: len(words[j]))
+    i = max(_hideable(words, tokenizer.vocab), key=lambda j: len(words[j]))
     masked = " ".join(words[:i] + ["[MASK]"] + words[i + 1 :])
     fill = pipelines.pipeline("fill-mask", model_dir, top_k=5)
     guesses = fill(masked)["predictions"][0]
+    shown = {"word": words[i], "masked": masked, "guesses": guesses}
+    if not discriminator:
+        return shown
     others = [g["token_str"] for g in guesses if g["token_str"] != words[i]]
     swap = next((w for w in others if w.isalpha()), others[0])
     swapped = words[:i] + [swap] + words[i + 1 :]
     detect = pipelines.pipeline("replaced-token-detection", model_dir)
     scored = detect(" ".join(swapped))
-    position = 1 + len(tokenizer.tokenize(" ".join(words[:i])))
-    return {
-        "word": words[i],
-        "masked": masked,
-        "guesses": guesses,
-        "swap": swap,
-        "swapped": " ".join(swapped),
-        "position": position,
-        "tokens": scored["tokens"],
-        "replaced_probability": scored["replaced_probability"],
-    }
+    return dict(
+        shown,
+        swap=swap,
+        swapped=" ".join(swapped),
+        position=1 + len(tokenizer.tokenize(" ".join(words[:i]))),
+        tokens=scored["tokens"],
+        replaced_probability=scored["replaced_probability"],
+    )
 
 
 def example_lines(example):
@@ -213,22 +223,22 @@ def example_lines(example):
     guesses = ", ".join(
         f"{g['token_str']} {g['score']:.2f}" for g in example["guesses"]
     )
+    lines = [
+        f'  fill-mask: "{example["masked"]}"',
+        f'    guesses: {guesses} (the word was "{example["word"]}")',
+    ]
+    if "swap" not in example:
+        return lines
     probs = example["replaced_probability"]
     tokens = example["tokens"]
     p = example["position"]
-    rest = [
-        (probs[j], tokens[j])
-        for j in range(1, len(tokens) - 1)
-        if j != p
-    ]
+    rest = [(probs[j], tokens[j]) for j in range(1, len(tokens) - 1) if j != p]
     top = max(rest)
-    return [
-        f'  fill-mask: "{example["masked"]}"',
-        f'    guesses: {guesses} (the word was "{example["word"]}")',
+    return lines + [
         f'  replaced-token detection, "{example["word"]}" swapped for '
         f'"{example["swap"]}": "{example["swapped"]}"',
         f'    P(replaced) of "{tokens[p]}" {probs[p]:.3f}; the other tokens: '
-        f'mean {np.mean([r[0] for r in rest]):.3f}, highest {top[0]:.3f} '
+        f"mean {np.mean([r[0] for r in rest]):.3f}, highest {top[0]:.3f} "
         f'("{top[1]}")',
     ]
 
@@ -246,8 +256,9 @@ def summarize(config, log=print):
         f"Evaluating on {config.num_eval_steps} batches of "
         f"{config.eval_batch_size} (the training data, as the original)..."
     )
-    results = runner.run(eval_config, log=lambda line: None,
-                         observers=[baselines])
+    results = runner.run(
+        eval_config, log=lambda line: None, observers=[baselines]
+    )
     base = baselines.result()
     log(
         f"What the run learned (step {results['global_step']}; also in "
@@ -255,17 +266,25 @@ def summarize(config, log=print):
     )
     for line in metrics_table(results, base):
         log(line)
+    kinds = checkpoints.describe(config.model_dir).kinds
     held_out = held_out_line(config, tokenizer)
     example = None
     if held_out is None:
-        log("  (no corpus line is absent from the training records)")
+        log("(No corpus line is absent from the training records.)")
+    elif "generator" not in kinds:
+        log("(The model has no generator to fill a masked word.)")
     else:
         log(
             f"A line of {held_out[0]} that no training record holds (no run "
             f"of {NGRAM} of its tokens):"
         )
         log(f"  {held_out[1]}")
-        example = examples(config.model_dir, held_out[1], tokenizer)
+        example = examples(
+            config.model_dir,
+            held_out[1],
+            tokenizer,
+            discriminator="discriminator" in kinds,
+        )
         for line in example_lines(example):
             log(line)
     return {
