@@ -6,7 +6,8 @@
 Reads `<data-dir>/pretrain_tfrecords/pretrain_data.tfrecord*` and
 `<data-dir>/vocab.txt`; checkpoints go to `<data-dir>/models/<model-name>`
 and a re-run resumes from them. Without `--data-dir`, the bundled State of
-the Union corpus is turned into pre-training data once (cached) and used.
+the Union corpus is turned into pre-training data once (cached) and used,
+and the run ends with what it learned (electra_tf/pretraining/summary.py).
 `--hparams` is a JSON dict or the path of a `.json` file. Progress goes to
 stdout; a bad input ends the run with one `error:` line on stderr (exit 2).
 """
@@ -50,7 +51,12 @@ def main(argv=None):
             args.model_name, ensure_default_data(), args.hparams
         )
     print(f"Model directory: {os.path.abspath(config.model_dir)}", flush=True)
-    electra_tf.pretraining.run(config, log=lambda line: print(line, flush=True))
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    electra_tf.pretraining.run(config, log=log)
+    if args.data_dir is None and config.do_train:
+        from electra_tf.pretraining import summary
+
+        summary.summarize(config, log=log)
 
 
 if __name__ == "__main__":

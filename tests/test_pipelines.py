@@ -1,7 +1,9 @@
 """Pipelines on tiny models trained in the test: fill-mask finds the
 held-out token of a repetitive corpus, text-classification gives the
 fine-tuned model's label and score, question answering returns the gold
-span; the CLI prints one JSON line per input and fails clearly."""
+span; on tiny random models, feature-extraction, replaced-token-detection
+and token-classification give the Keras model's outputs; the CLI prints one
+JSON line per input and fails clearly."""
 
 import json
 import os
@@ -13,9 +15,11 @@ import tensorflow as tf
 import electra_tf
 from electra_tf.config import PretrainingConfig
 from electra_tf.errors import DataError
+from electra_tf.finetuning import chunking, task_builder
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.tokenization import FullTokenizer
 
+import serving_helpers
 import test_finetuning_e2e as e2e
 from bad_input import assert_clear_failure, run_cli
 
@@ -104,6 +108,114 @@ def test_fill_mask_predicts_the_held_out_token(generator_dir):
         fill("w1 w2 w3")
     with pytest.raises(DataError, match="empty"):
         fill(["w1 [MASK]", ""])
+
+
+# Two lengths in one batch (padding) and one text over the 32-token limit.
+RANDOM_TEXTS = ["the cat sat on the mat .", "a dog ran", "word " * 40]
+
+
+@pytest.fixture(scope="module")
+def random_models(tmp_path_factory):
+    """A tiny random pre-training run and a chunk tagger fine-tuned from it
+    (serving_helpers): (pretrained dir, its model, tagger dir, its model,
+    its config)."""
+    data = tmp_path_factory.mktemp("random")
+    model_dir, model = serving_helpers.pretrained_dir(data)
+    tagger_dir, tagger, config = serving_helpers.finetuned_dir(data, ["chunk"])
+    return model_dir, model, tagger_dir, tagger, config
+
+
+def _ids(tok, text, max_len=32):
+    """[CLS] text [SEP] as the original packs it, one unpadded row."""
+    ids = tok.convert_tokens_to_ids(tok.tokenize(text))[: max_len - 2]
+    ids = np.array([[101] + ids + [102]], np.int32)
+    return {
+        "input_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "segment_ids": np.zeros_like(ids),
+    }
+
+
+def test_feature_extraction_is_the_encoder_output(random_models):
+    model_dir, model, _, _, _ = random_models
+    extract = electra_tf.pipeline("feature-extraction", model_dir, batch_size=2)
+    results = extract(RANDOM_TEXTS)
+    tok = FullTokenizer(os.path.join(model_dir, "vocab.txt"))
+    assert [r["truncated"] for r in results] == [False, False, True]
+    for text, result in zip(RANDOM_TEXTS, results):
+        features = _ids(tok, text)
+        tokens = tok.convert_ids_to_tokens(features["input_ids"][0].tolist())
+        assert result["tokens"] == tokens
+        expected = model.discriminator(features)
+        np.testing.assert_allclose(
+            result["sequence_output"],
+            expected["sequence_output"][0],
+            atol=1e-5,
+        )
+        np.testing.assert_allclose(
+            result["pooled_output"], expected["pooled_output"][0], atol=1e-5
+        )
+    assert len(results[2]["tokens"]) == 32
+
+
+def test_replaced_token_detection_is_sigmoid_of_the_logits(random_models):
+    model_dir, model, _, _, _ = random_models
+    detect = electra_tf.pipeline(
+        "replaced-token-detection", model_dir, batch_size=2
+    )
+    results = detect(RANDOM_TEXTS)
+    tok = FullTokenizer(os.path.join(model_dir, "vocab.txt"))
+    assert [r["truncated"] for r in results] == [False, False, True]
+    for text, result in zip(RANDOM_TEXTS, results):
+        features = _ids(tok, text)
+        logits = model.discriminator_outputs(features)["logits"][0]
+        np.testing.assert_allclose(
+            result["replaced_probability"], tf.sigmoid(logits), atol=1e-5
+        )
+        assert len(result["tokens"]) == features["input_ids"].shape[1]
+    single = detect(RANDOM_TEXTS[1])  # one string, one result
+    assert single["tokens"] == results[1]["tokens"]
+    np.testing.assert_allclose(
+        single["replaced_probability"],
+        results[1]["replaced_probability"],
+        atol=1e-5,
+    )
+
+
+def test_token_classification_is_the_argmax_of_the_tagging_head(
+    random_models,
+):
+    _, _, tagger_dir, tagger, config = random_models
+    tag = electra_tf.pipeline("token-classification", tagger_dir)
+    texts = ["The cat sat on the mat .", "Stocks rose sharply in early trading"]
+    results = tag(texts + [RANDOM_TEXTS[2]])
+    assert [r["truncated"] for r in results] == [False, False, True]
+    (chunk,) = task_builder.get_tasks(config)
+    seen = set()
+    for text, result in zip(texts, results):
+        words = text.split()
+        assert result["words"] == words
+        example = chunking.TaggingExample(
+            0, "chunk", words, ["O"] * len(words), chunk.get_label_mapping()
+        )
+        feats = chunk.featurize(example, False)[0]
+        width = int(np.sum(feats["input_mask"]))
+        features = {
+            k: np.array([feats[k][:width]], np.int32)
+            for k in ("input_ids", "input_mask", "segment_ids")
+        }
+        positions = np.array(
+            [feats["chunk_labeled_positions"][: len(words)]], np.int32
+        )
+        logits = tagger.chunk_head(
+            tagger.encoder(features)["sequence_output"], positions
+        )
+        expected = [
+            serving_helpers.CHUNK_TAGS[i] for i in logits[0].numpy().argmax(-1)
+        ]
+        assert result["tags"] == expected
+        seen.update(expected)
+    assert len(seen) > 1  # tags that differ by word test the alignment
 
 
 @pytest.fixture(scope="module")

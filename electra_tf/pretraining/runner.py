@@ -130,8 +130,9 @@ def _restore_for_eval(model, model_dir):
     return latest
 
 
-def evaluate(config, strategy, model, log=print):
-    """The original's eval metrics over `num_eval_steps` batches."""
+def evaluate(config, strategy, model, log=print, observers=()):
+    """The original's eval metrics over `num_eval_steps` batches; each of
+    `observers` also gets every batch's NumPy outputs (`update(outputs)`)."""
     latest = _restore_for_eval(model, config.model_dir)
     inputs = distribution.DistributedInput(
         strategy, lambda context: data.input_fn(config, False, context)
@@ -152,7 +153,9 @@ def evaluate(config, strategy, model, log=print):
     )
     for step in range(config.num_eval_steps):
         outputs = eval_step(inputs, tf.constant(step, tf.int64))
-        metrics.update({k: np.asarray(v) for k, v in outputs.items()})
+        outputs = {k: np.asarray(v) for k, v in outputs.items()}
+        for observer in (metrics, *observers):
+            observer.update(outputs)
     results = metrics.result()
     results["global_step"] = original.checkpoint_step(latest)
     log(f"Evaluated {latest} on {config.num_eval_steps} batches:")
@@ -226,8 +229,9 @@ def train(config, strategy, model, log=print):
         checkpointer.close()
 
 
-def run(config, log=print):
-    """Trains (`do_train`) or evaluates (`do_eval`) as the original.
+def run(config, log=print, observers=()):
+    """Trains (`do_train`) or evaluates (`do_eval`) as the original
+    (`observers`: see `evaluate`).
 
     Sets the Keras precision policy for the run (restored afterwards) and
     seeds weight initialisation and dropout from `config.seed`.
@@ -254,4 +258,4 @@ def run(config, log=print):
         _ = model.special_ids  # fail early on a bad vocab
         if config.do_train:
             return train(config, strategy, model, log)
-        return evaluate(config, strategy, model, log)
+        return evaluate(config, strategy, model, log, observers)
