@@ -29,6 +29,17 @@ def have_torch():
     return True
 
 
+def hf_config(model_config, role, **extra):
+    """`transformers.ElectraConfig` of one of our ModelConfigs: the
+    config.json our Hugging Face writer gives that `role`."""
+    import transformers
+
+    from electra_tf.checkpoints import hf_layout
+
+    values = dict(hf_layout.config_json(role, model_config), **extra)
+    return transformers.ElectraConfig(**values)
+
+
 def _serve(conn, factory, args):
     """Worker body: build the contender, then time `n` steps on request."""
     sys.path.insert(0, ROOT)

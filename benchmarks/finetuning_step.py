@@ -106,15 +106,7 @@ class HFStep:
         self.torch = torch
         self.bf16 = precision == "bfloat16"
         self.model = transformers.ElectraForSequenceClassification(
-            transformers.ElectraConfig(
-                vocab_size=c.vocab_size,
-                embedding_size=c.embedding_size,
-                hidden_size=c.hidden_size,
-                num_hidden_layers=c.num_hidden_layers,
-                num_attention_heads=c.num_attention_heads,
-                intermediate_size=c.intermediate_size,
-                num_labels=NUM_LABELS,
-            )
+            common.hf_config(c, "encoder", num_labels=NUM_LABELS)
         )
         self.model.train()
         self.optimizer = torch.optim.AdamW(

@@ -171,22 +171,11 @@ class HFStep:
         self.n = config.max_predictions_per_seq
         self.vocab = config.vocab_size
 
-        def hf_config(c):
-            return transformers.ElectraConfig(
-                vocab_size=c.vocab_size,
-                embedding_size=c.embedding_size,
-                hidden_size=c.hidden_size,
-                num_hidden_layers=c.num_hidden_layers,
-                num_attention_heads=c.num_attention_heads,
-                intermediate_size=c.intermediate_size,
-                max_position_embeddings=c.max_position_embeddings,
-            )
-
         self.gen = transformers.ElectraForMaskedLM(
-            hf_config(config.generator_config())
+            common.hf_config(config.generator_config(), "generator")
         )
         self.disc = transformers.ElectraForPreTraining(
-            hf_config(config.disc_config())
+            common.hf_config(config.disc_config(), "discriminator")
         )
         # Shared embeddings and the tied output embedding, as ELECTRA.
         embeddings = self.disc.electra.embeddings
