@@ -24,5 +24,9 @@ setuptools.setup(
         "absl-py",
         "safetensors",
     ],
-    extras_require={"test": ["pytest"]},
+    # The tests check our Hugging Face folders against transformers itself;
+    # torch 2.13.0 is pinned to the CPU build (a newer one is a CUDA build).
+    extras_require={
+        "test": ["pytest", "torch==2.13.0", "transformers==5.24.0"]
+    },
 )
