@@ -33,15 +33,22 @@ from electra_tf.serving import export as export_lib  # noqa: E402
 from electra_tf.tokenization import default_vocab_file  # noqa: E402
 from electra_tf.tokenization import load_vocab  # noqa: E402
 
+import common  # noqa: E402
+
 SEQ = 128
-SMALL = dict(
-    vocab_size=30522,
-    embedding_size=128,
-    hidden_size=256,
-    num_hidden_layers=12,
-    num_attention_heads=4,
-    intermediate_size=1024,
-)
+
+
+def small_config(directory):
+    """ELECTRA-Small (the paper's preset) with the bundled vocab."""
+    return PretrainingConfig.from_hparams(
+        "small",
+        directory,
+        {
+            "model_size": "small",
+            "max_seq_length": SEQ,
+            "vocab_file": default_vocab_file(),
+        },
+    )
 
 
 def corpus_texts(n, words=160):
@@ -59,16 +66,7 @@ def corpus_texts(n, words=160):
 def export_small(directory):
     """An ELECTRA-Small pre-training run (random weights), exported."""
     model_dir = os.path.join(directory, "models", "small")
-    config = PretrainingConfig.from_hparams(
-        "small",
-        directory,
-        {
-            "model_size": "small",
-            "max_seq_length": SEQ,
-            "vocab_file": default_vocab_file(),
-        },
-    )
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(small_config(directory))
     model.save_pretrained(model_dir, format="ours")
     output = os.path.join(directory, "export")
     export_lib.export(model_dir, output, "discriminator", SEQ)
@@ -85,8 +83,10 @@ def hf_runner(torch_threads=None):
     if torch_threads:
         torch.set_num_threads(torch_threads)
     torch.manual_seed(0)
-    config = transformers.ElectraConfig(max_position_embeddings=512, **SMALL)
-    model = transformers.ElectraForPreTraining(config).eval()
+    config = small_config(tempfile.gettempdir()).disc_config()
+    model = transformers.ElectraForPreTraining(
+        common.hf_config(config, "discriminator")
+    ).eval()
     # transformers 5 takes the vocab itself; 4.x a vocab_file.
     cls = transformers.ElectraTokenizerFast
     if "vocab" in inspect.signature(cls.__init__).parameters:

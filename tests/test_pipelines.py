@@ -327,49 +327,18 @@ def test_cli_prints_json_lines(finetuned, generator_dir, tmp_path):
 
 def test_cli_bad_input(finetuned, tmp_path):
     _, model_dir, hparams, _ = finetuned
+
+    def fails(task, input_path, expect):
+        assert_clear_failure(
+            ["-m", "electra_tf.pipeline", task, "--model", model_dir,
+             "--hparams", json.dumps(hparams), "--input", str(input_path)],
+            expect,
+        )
+
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine line\nbroken \xff line\n")
-    assert_clear_failure(
-        [
-            "-m",
-            "electra_tf.pipeline",
-            "fill-mask",
-            "--model",
-            model_dir,
-            "--hparams",
-            json.dumps(hparams),
-            "--input",
-            str(tmp_path / "x"),
-        ],
-        ["does not exist"],
-    )
-    assert_clear_failure(
-        [
-            "-m",
-            "electra_tf.pipeline",
-            "text-classification",
-            "--model",
-            model_dir,
-            "--hparams",
-            json.dumps(hparams),
-            "--input",
-            str(bad),
-        ],
-        ["line 2", "UTF-8"],
-    )
+    fails("fill-mask", tmp_path / "x", ["does not exist"])
+    fails("text-classification", bad, ["line 2", "UTF-8"])
     good = tmp_path / "good.txt"
     good.write_text("w1 [MASK]\n")
-    assert_clear_failure(
-        [
-            "-m",
-            "electra_tf.pipeline",
-            "fill-mask",
-            "--model",
-            model_dir,
-            "--hparams",
-            json.dumps(hparams),
-            "--input",
-            str(good),
-        ],
-        ["needs a generator", "task:sst", "task:squadv1"],
-    )
+    fails("fill-mask", good, ["needs a generator", "task:sst", "task:squadv1"])
