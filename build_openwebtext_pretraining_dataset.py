@@ -28,13 +28,7 @@ def main(argv=None):
         parser, "Delete a non-empty pretrain_tfrecords/ first.")
     args = parser.parse_args(argv)
     options = openwebtext.options_for(
-        args.data_dir,
-        max_seq_length=args.max_seq_length,
-        num_processes=args.num_processes,
-        do_lower_case=args.do_lower_case,
-        strip_accents=args.strip_accents,
-        num_out_files=args.num_out_files,
-        seed=args.seed,
+        args.data_dir, **build_cli.shard_options(args)
     )
     return openwebtext.build(options, overwrite=args.overwrite,
                              show_progress=not args.quiet)

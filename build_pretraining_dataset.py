@@ -16,16 +16,6 @@ from electra_tf.errors import run_cli  # noqa: E402
 from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 
-def parse_bool(value):
-    """Strict bool for flags given a value (`--blanks-separate-docs False`)."""
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus-dir", required=True,
@@ -37,7 +27,7 @@ def main(argv=None):
     # Deviation from reference: the original's `type=bool` took any value,
     # even "False", as true; here a value is parsed strictly.
     parser.add_argument("--blanks-separate-docs", dest="blanks_separate_docs",
-                        nargs="?", const=True, type=parse_bool,
+                        nargs="?", const=True, type=build_cli.parse_bool,
                         help="Blank lines end documents (default).")
     parser.add_argument("--no-blanks-separate-docs",
                         dest="blanks_separate_docs", action="store_false",
@@ -50,16 +40,11 @@ def main(argv=None):
         input_files=build_dataset.corpus_files(args.corpus_dir),
         vocab_file=args.vocab_file,
         output_dir=args.output_dir,
-        max_seq_length=args.max_seq_length,
-        num_processes=args.num_processes,
         blanks_separate_docs=args.blanks_separate_docs,
-        do_lower_case=args.do_lower_case,
-        strip_accents=args.strip_accents,
-        num_out_files=args.num_out_files,
-        seed=args.seed,
+        **build_cli.shard_options(args),
     )
     return build_dataset.build(options, overwrite=args.overwrite,
-                 show_progress=not args.quiet)
+                               show_progress=not args.quiet)
 
 
 if __name__ == "__main__":

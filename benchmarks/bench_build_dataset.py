@@ -41,7 +41,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from electra_tf import tokenization  # noqa: E402
-from electra_tf.pretraining import build_dataset, default_data  # noqa: E402
+from electra_tf.pretraining import (  # noqa: E402
+    build_dataset,
+    default_data,
+    example_builder,
+    shards,
+)
 
 
 class ReferenceTokenizer:
@@ -62,11 +67,11 @@ def reference_build(files, vocab_file, output_dir, max_seq_length,
     with the original's text-mode GFile."""
     rng = random.Random(seed)
     tokenizer = ReferenceTokenizer(vocab_file)
-    builder = build_dataset.ExampleBuilder(tokenizer, max_seq_length, rng)
+    builder = example_builder.ExampleBuilder(tokenizer, max_seq_length, rng)
     os.makedirs(output_dir)
     writers = [
         tf.io.TFRecordWriter(os.path.join(
-            output_dir, build_dataset.SHARD_NAME.format(i, num_out_files)))
+            output_dir, shards.SHARD_NAME.format(i, num_out_files)))
         for i in range(num_out_files)
     ]
     n = 0

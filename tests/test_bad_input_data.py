@@ -17,6 +17,7 @@ from data_helpers import write_toy_vocab, words
 from electra_tf import vocab_builder
 from electra_tf.errors import ConfigError, DataError
 from electra_tf.pretraining import build_dataset, data, default_data
+from electra_tf.pretraining.example_builder import looks_binary
 from pretraining_helpers import random_examples, write_records
 
 BUILD = os.path.join(ROOT, "build_pretraining_dataset.py")
@@ -116,7 +117,7 @@ def test_latin1_text_is_not_binary(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("caf\u00e9 na\u00efve r\u00e9sum\u00e9\n".encode(
         "latin-1") * 100)
-    assert not build_dataset.looks_binary(str(path))
+    assert not looks_binary(str(path))
 
 
 def test_line_longer_than_an_example_warns(tmp_path, vocab, capsys):

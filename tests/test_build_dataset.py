@@ -21,7 +21,8 @@ from data_helpers import (
 )
 from electra_tf import tokenization
 from electra_tf.pretraining import build_dataset, records, shards
-from electra_tf.pretraining.build_dataset import BuildOptions, ExampleBuilder
+from electra_tf.pretraining.build_dataset import BuildOptions
+from electra_tf.pretraining.example_builder import ExampleBuilder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

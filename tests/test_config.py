@@ -293,6 +293,10 @@ def test_docstring_examples_run():
     import doctest
 
     from electra_tf import hparam_ranges
+    from electra_tf.config import finetuning, hparams, model, paths, pretraining
 
     result = doctest.testmod(hparam_ranges, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 2 and result.failed == 0
+    for module in (hparams, model, paths, pretraining, finetuning):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__

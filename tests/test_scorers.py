@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from electra_tf.finetuning import scorers
+from electra_tf.finetuning import scorers, squad_eval
 from electra_tf.finetuning import tagging_utils
 
 
@@ -138,24 +138,24 @@ def test_entity_level_f1_and_loss_counted_once():
 
 
 def test_normalize_answer():
-    assert scorers.normalize_answer("The  Quick, brown fox!") == "quick brown fox"
-    assert scorers.normalize_answer("an apple a day") == "apple day"
-    assert scorers.normalize_answer("Theater") == "theater"
-    assert scorers.normalize_answer("U.S.A.\t\n") == "usa"
-    assert scorers.normalize_answer(" a ") == ""
+    assert squad_eval.normalize_answer("The  Quick, brown fox!") == "quick brown fox"
+    assert squad_eval.normalize_answer("an apple a day") == "apple day"
+    assert squad_eval.normalize_answer("Theater") == "theater"
+    assert squad_eval.normalize_answer("U.S.A.\t\n") == "usa"
+    assert squad_eval.normalize_answer(" a ") == ""
 
 
 def test_squad_token_f1_both_versions():
     # gold [cat, sat], pred [cat, sat, down]: P 2/3, R 1
-    assert scorers.compute_f1("the cat sat", "cat sat down") == pytest.approx(0.8)
-    assert scorers.f1_score("cat sat down", "the cat sat") == pytest.approx(0.8)
+    assert squad_eval.compute_f1("the cat sat", "cat sat down") == pytest.approx(0.8)
+    assert squad_eval.f1_score("cat sat down", "the cat sat") == pytest.approx(0.8)
     # v2: two empty answers agree; v1 gives 0 F1 but an exact match.
-    assert scorers.compute_f1("", "") == 1.0
-    assert scorers.compute_f1("", "x") == 0.0
-    assert scorers.f1_score("", "") == 0.0
-    assert scorers.exact_match_score("", "the")
+    assert squad_eval.compute_f1("", "") == 1.0
+    assert squad_eval.compute_f1("", "x") == 0.0
+    assert squad_eval.f1_score("", "") == 0.0
+    assert squad_eval.exact_match_score("", "the")
     # repeated tokens count with multiplicity: common = {x: 1}, P 1/3, R 1/2
-    assert scorers.f1_score("x x y", "x z") == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
+    assert squad_eval.f1_score("x x y", "x z") == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
 
 
 def _squad(qas):
@@ -174,7 +174,7 @@ def test_squad_v1_official():
             _qa("q3", "x"),
         ]
     )
-    result = scorers.squad_v1_evaluate(dataset, {"q1": "Broncos.", "q2": "the 1990s"})
+    result = squad_eval.squad_v1_evaluate(dataset, {"q1": "Broncos.", "q2": "the 1990s"})
     # q1 exact; q2 F1 2/3 (P 1, R 1/2); q3 missing = 0.
     assert result["exact_match"] == pytest.approx(100.0 / 3)
     assert result["f1"] == pytest.approx(100.0 * (1 + 2 / 3) / 3)
@@ -183,10 +183,10 @@ def test_squad_v1_official():
 def test_mrqa_official_skips_unanswered():
     answers = {"a": ["Paris", "paris france"], "b": ["1990"], "c": ["x"]}
     preds = {"a": "Paris, France", "b": "in 1990"}
-    result = scorers.mrqa_evaluate(answers, preds, skip_no_answer=True)
+    result = squad_eval.mrqa_evaluate(answers, preds, skip_no_answer=True)
     assert result["exact_match"] == 50.0
     assert result["f1"] == pytest.approx(100.0 * (1 + 2 / 3) / 2)
-    result = scorers.mrqa_evaluate(answers, preds, skip_no_answer=False)
+    result = squad_eval.mrqa_evaluate(answers, preds, skip_no_answer=False)
     assert result["exact_match"] == pytest.approx(100.0 / 3)
 
 
@@ -203,7 +203,7 @@ def test_squad_v2_official_with_threshold_search():
     )
     preds = {"q1": "the Denver Broncos", "q2": "1990s", "q3": "", "q4": "Paris", "q5": ""}
     na = {"q1": -5.0, "q2": -1.0, "q3": 3.0, "q4": 0.5, "q5": -3.0}
-    out = scorers.squad_v2_evaluate(dataset, preds, na, na_prob_thresh=-2.75)
+    out = squad_eval.squad_v2_evaluate(dataset, preds, na, na_prob_thresh=-2.75)
     # Above the threshold: q2 (-> wrong, it has an answer), q3, q4 (-> right).
     assert out["exact"] == 80.0 and out["f1"] == 80.0 and out["total"] == 5
     assert out["HasAns_exact"] == pytest.approx(200.0 / 3)
@@ -222,7 +222,7 @@ def test_squad_v2_official_with_threshold_search():
         ]
     )
     # Without null odds: raw scores, no best_* keys.
-    raw = scorers.squad_v2_evaluate(dataset, preds)
+    raw = squad_eval.squad_v2_evaluate(dataset, preds)
     assert raw["exact"] == 60.0 and raw["f1"] == 70.0 and "best_f1" not in raw
     with pytest.raises(ValueError, match="Missing prediction for question q5"):
-        scorers.squad_v2_evaluate(dataset, {k: preds[k] for k in list(preds)[:4]})
+        squad_eval.squad_v2_evaluate(dataset, {k: preds[k] for k in list(preds)[:4]})

@@ -9,11 +9,11 @@ import sys
 import pytest
 import tensorflow as tf
 
-from electra_tf import tokenization
+from electra_tf import tf_text_tokenizer, tokenization
+from electra_tf.tf_text_tokenizer import TFTextTokenizer
 from electra_tf.tokenization import (
     BasicTokenizer,
     FullTokenizer,
-    TFTextTokenizer,
     WordpieceTokenizer,
     default_vocab_file,
     load_vocab,
@@ -252,6 +252,8 @@ def test_all_paths_agree_on_bundled_corpus(full_tokenizer, tf_tokenizer):
 
 def test_docstring_examples():
     result = doctest.testmod(tokenization, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0
+    result = doctest.testmod(tf_text_tokenizer)
     assert result.attempted >= 3 and result.failed == 0
 
 

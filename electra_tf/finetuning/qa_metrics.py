@@ -1,9 +1,10 @@
 """QA decoding and scoring from the span head's NumPy outputs.
 
-Port of finetune/qa/qa_metrics.py (`SpanBasedQAScorer`): candidate spans from the joint
-beam (or independent n-best start/end logits), the validity filters, the
-null score of SQuAD 2.0, n-best texts via `get_final_text`, the prediction /
-null-odds files, then the official SQuAD 2.0, SQuAD 1.1 or MRQA evaluation.
+Port of finetune/qa/qa_metrics.py (`SpanBasedQAScorer`): candidate spans
+from the joint beam (or independent n-best start/end logits), the validity
+filters, the null score of SQuAD 2.0, n-best texts via `get_final_text`, the
+prediction / null-odds files, then the official SQuAD 2.0, SQuAD 1.1 or MRQA
+evaluation (squad_eval.py).
 """
 
 import collections
@@ -15,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.finetuning import scorers
+from electra_tf.finetuning import scorers, squad_eval
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ class SpanBasedQAScorer(scorers.Scorer):
         preds, null_odds, _ = self.write_predictions()
         if self._v2:
             dataset = load_json(self._task.data_file(self._split))["data"]
-            results = scorers.squad_v2_evaluate(
+            results = squad_eval.squad_v2_evaluate(
                 dataset, preds, null_odds, self._config.qa_na_threshold
             )
         elif "squad" in self._name:
@@ -315,24 +316,11 @@ class SpanBasedQAScorer(scorers.Scorer):
                     "SQuAD 1.1 evaluation expects version 1.1, got %s.",
                     dataset_json.get("version"),
                 )
-            results = scorers.squad_v1_evaluate(dataset_json["data"], preds)
+            results = squad_eval.squad_v1_evaluate(dataset_json["data"], preds)
         else:
-            gold = read_mrqa_answers(self._task.data_file(self._split))
-            results = scorers.mrqa_evaluate(gold, preds, skip_no_answer=True)
+            gold = squad_eval.read_mrqa_answers(
+                self._task.data_file(self._split)
+            )
+            results = squad_eval.mrqa_evaluate(gold, preds, skip_no_answer=True)
         write_json(results, self._config.qa_eval_file(self._name))
         return sorted(results.items())
-
-
-def read_mrqa_answers(gold_file):
-    """{qid: [answer texts]} from an MRQA JSON-lines file."""
-    answers = {}
-    with tf.io.gfile.GFile(gold_file, "r") as f:
-        for i, line in enumerate(f):
-            if not line.strip():
-                continue
-            example = json.loads(line)
-            if i == 0 and "header" in example:
-                continue
-            for qa in example["qas"]:
-                answers[qa["qid"]] = qa["answers"]
-    return answers

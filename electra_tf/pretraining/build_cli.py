@@ -1,54 +1,10 @@
-"""The builders' command-line parts: shared flags and the progress line.
+"""The builders' command-line parts: the flags their scripts share.
 
 The flags follow the original's build_pretraining_dataset.py; --seed,
 --num-out-files, --overwrite and --quiet are additions of this port.
 """
 
-import sys
-import time
-
-# Per-job counters shared with the parent process (progress and summary).
-STATS = ("files", "docs", "examples", "tokens", "written", "bad_lines",
-         "lines", "bytes", "binary_files", "long_lines")
-
-
-class Progress:
-    """A throttled one-line progress report on stderr (documents, examples
-    and tokens per second)."""
-
-    def __init__(self, total_files, label="files", stream=None,
-                 interval=0.5):
-        self._total_files = total_files
-        self._label = label
-        self._stream = stream = stream or sys.stderr
-        self._tty = hasattr(stream, "isatty") and stream.isatty()
-        self._interval = interval if self._tty else 10.0
-        self._start = self._last = time.monotonic()
-        self._printed = False
-
-    def update(self, values, force=False):
-        now = time.monotonic()
-        if not force and now - self._last < self._interval:
-            return
-        self._last = now
-        v = dict(zip(STATS, values))
-        secs = max(now - self._start, 1e-9)
-        line = (
-            f"{self._label} {v['files']:,}/{self._total_files:,} | "
-            f"docs {v['docs']:,} ({v['docs'] / secs:,.0f}/s) | "
-            f"examples {v['examples']:,} ({v['examples'] / secs:,.0f}/s) | "
-            f"tokens {v['tokens']:,} ({v['tokens'] / secs:,.0f}/s) | "
-            f"{secs:,.1f}s"
-        )
-        end = "" if self._tty else "\n"
-        self._stream.write(("\r" if self._tty else "") + line + end)
-        self._stream.flush()
-        self._printed = True
-
-    def close(self):
-        if self._printed and self._tty:
-            self._stream.write("\n")
-            self._stream.flush()
+import argparse
 
 
 def add_tokenizer_flags(parser):
@@ -82,3 +38,25 @@ def add_shard_flags(parser, overwrite_help):
                         help=overwrite_help)
     parser.add_argument("--quiet", action="store_true",
                         help="No progress line or summary.")
+
+
+def shard_options(args):
+    """The values of `add_shard_flags`' flags that BuildOptions takes."""
+    return dict(
+        max_seq_length=args.max_seq_length,
+        num_processes=args.num_processes,
+        do_lower_case=args.do_lower_case,
+        strip_accents=args.strip_accents,
+        num_out_files=args.num_out_files,
+        seed=args.seed,
+    )
+
+
+def parse_bool(value):
+    """Strict bool for flags given a value (`--blanks-separate-docs False`)."""
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes"):
+        return True
+    if lowered in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")

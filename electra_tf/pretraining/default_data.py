@@ -3,8 +3,9 @@ port; the original requires the user to build data first).
 
 `ensure_default_data()` builds, once, a data dir in the original layout
 (`<data_dir>/vocab.txt`,
-`<data_dir>/pretrain_tfrecords/pretrain_data.tfrecord-*`) from the bundled State of the Union corpus and BERT uncased vocab
-(electra_tf/resources) at max_seq_length 128, and reuses it afterwards.
+`<data_dir>/pretrain_tfrecords/pretrain_data.tfrecord-*`) from the bundled
+State of the Union corpus and BERT uncased vocab (electra_tf/resources) at
+max_seq_length 128, and reuses it afterwards.
 """
 
 import hashlib

@@ -1,10 +1,12 @@
-"""Port of build_openwebtext_pretraining_dataset.py: the OpenWebText corpus
-(a directory of tar archives of .txt documents) -> pre-training TFRecords.
+"""Port of build_openwebtext_pretraining_dataset.py: the OpenWebText
+corpus (a directory of tar archives of .txt documents) -> pre-training
+TFRecords.
 
 Layout as in the original: vocab `<data_dir>/vocab.txt`, archives in
-`<data_dir>/openwebtext/`, output `<data_dir>/pretrain_tfrecords/`, scratch
-a new `<data_dir>/tmp/job_<id>_*/`. Blank lines are skipped, so each extracted text
-file is one document. Archives are split across jobs like input files.
+`<data_dir>/openwebtext/`, output `<data_dir>/pretrain_tfrecords/`,
+scratch a new `<data_dir>/tmp/job_<id>_*/`. Blank lines are skipped, so
+each extracted text file is one document. Archives are split across jobs
+like input files.
 """
 
 import os
@@ -16,10 +18,9 @@ from electra_tf.errors import MissingInputError
 from electra_tf.pretraining import build_dataset
 
 
-def options_for(data_dir, max_seq_length=128, num_processes=1,
-                do_lower_case=True, strip_accents=True, num_out_files=1000,
-                seed=None):
-    """BuildOptions for the OpenWebText layout under `data_dir`."""
+def options_for(data_dir, **options):
+    """BuildOptions for the OpenWebText layout under `data_dir`; `options`
+    are BuildOptions' other fields (max_seq_length, seed, ...)."""
     owt_dir = os.path.join(data_dir, "openwebtext")
     if not os.path.isdir(owt_dir):
         raise MissingInputError(
@@ -30,13 +31,8 @@ def options_for(data_dir, max_seq_length=128, num_processes=1,
         input_files=build_dataset.corpus_files(owt_dir),
         vocab_file=os.path.join(data_dir, "vocab.txt"),
         output_dir=os.path.join(data_dir, "pretrain_tfrecords"),
-        max_seq_length=max_seq_length,
-        num_processes=num_processes,
         blanks_separate_docs=False,
-        do_lower_case=do_lower_case,
-        strip_accents=strip_accents,
-        num_out_files=num_out_files,
-        seed=seed,
+        **options,
     )
 
 

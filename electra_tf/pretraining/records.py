@@ -76,4 +76,5 @@ class ExampleEncoder:
 
     def _wrap(self, tag, payload):
         n = len(payload)
-        return tag + (self._ids[n] if n < len(self._ids) else varint(n)) + payload
+        size = self._ids[n] if n < len(self._ids) else varint(n)
+        return tag + size + payload

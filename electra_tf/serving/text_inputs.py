@@ -1,7 +1,7 @@
 """Raw text -> model inputs inside the graph, as the fine-tuning tasks pack
 them.
 
-Tokenization is `tokenization.TFTextTokenizer` (FullTokenizer's exact ids);
+Tokenization is `TFTextTokenizer` (FullTokenizer's exact ids);
 packing ports finetune/classification/classification_tasks.py
 (`[CLS] a [SEP] (b [SEP])`, `_truncate_seq_pair`),
 finetune/qa/qa_tasks.py `featurize` (query cut to `max_query_length`, the
@@ -15,7 +15,7 @@ import os
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from electra_tf import tokenization
+from electra_tf import tf_text_tokenizer, tokenization
 from electra_tf.errors import MissingInputError
 
 # Legend: B batch, L packed length, T tokens of a text, W words.
@@ -80,7 +80,7 @@ class TextPacker(tf.Module):
         name=None,
     ):
         super().__init__(name=name)
-        self.tokenizer = tokenization.TFTextTokenizer(
+        self.tokenizer = tf_text_tokenizer.TFTextTokenizer(
             vocab_file, do_lower_case, strip_accents
         )
         vocab = tokenization.load_vocab(vocab_file)
