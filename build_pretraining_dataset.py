@@ -18,10 +18,7 @@ from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus-dir", required=True,
-                        help="Directory of pre-training text files.")
-    parser.add_argument("--vocab-file", required=True,
-                        help="WordPiece vocab, one token per line.")
+    build_cli.add_corpus_flags(parser, "WordPiece vocab, one token per line.")
     parser.add_argument("--output-dir", required=True,
                         help="Where to write the tfrecords.")
     # Deviation from reference: the original's `type=bool` took any value,

@@ -23,10 +23,7 @@ from electra_tf.pretraining import build_cli, build_dataset  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus-dir", required=True,
-                        help="Directory of text files.")
-    parser.add_argument("--vocab-file", required=True,
-                        help="Where to write the vocab.")
+    build_cli.add_corpus_flags(parser, "Where to write the vocab.")
     parser.add_argument("--vocab-size", type=int, default=30522,
                         help="Maximum vocab size (the learner stays within "
                         "5%% below it).")

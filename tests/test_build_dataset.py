@@ -1,6 +1,7 @@
 """Example builder and build_pretraining_dataset tests: exact examples from a
 toy vocab with scripted randomness, shards, seeds, processes, bad input."""
 
+import doctest
 import glob
 import importlib.util
 import os
@@ -431,3 +432,11 @@ def test_example_encoder_gives_the_deterministic_proto_bytes(vocab_size,
         expected = records.to_tf_example(
             input_ids, mask, segments).SerializeToString(deterministic=True)
         assert encode(input_ids, mask, segments) == expected
+
+
+def test_docstring_examples():
+    from electra_tf.pretraining import build_cli
+
+    for module in (records, build_cli):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__

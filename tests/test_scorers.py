@@ -1,5 +1,6 @@
 """Scorers against hand-computed values (spec 7.8-7.10)."""
 
+import doctest
 import math
 
 import numpy as np
@@ -226,3 +227,11 @@ def test_squad_v2_official_with_threshold_search():
     assert raw["exact"] == 60.0 and raw["f1"] == 70.0 and "best_f1" not in raw
     with pytest.raises(ValueError, match="Missing prediction for question q5"):
         squad_eval.squad_v2_evaluate(dataset, {k: preds[k] for k in list(preds)[:4]})
+
+
+def test_docstring_examples():
+    from electra_tf.finetuning import qa_metrics
+
+    for module in (scorers, squad_eval, qa_metrics):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__

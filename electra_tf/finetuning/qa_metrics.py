@@ -87,8 +87,11 @@ def _strip_spaces(text):
 def get_final_text(pred_text, orig_text, do_lower_case, verbose=False):
     """Maps the normalised predicted text back onto the original words.
 
-    E.g. pred "steve smith" in orig "Steve Smith's" gives "Steve Smith".
     Falls back to `orig_text` whenever the character alignment fails.
+
+    Example:
+      >>> get_final_text("steve smith", "Steve Smith's", do_lower_case=True)
+      'Steve Smith'
     """
     basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
     tok_text = " ".join(basic.tokenize(orig_text))

@@ -21,14 +21,24 @@ logger = logging.getLogger(__name__)
 
 
 def accuracy(y_true, y_pred):
-    """100 x the fraction of exact matches."""
+    """100 x the fraction of exact matches.
+
+    Example:
+      >>> accuracy([1, 0, 1, 1], [1, 1, 1, 1])
+      75.0
+    """
     _check_same_length(y_true, y_pred)
     correct = sum(1 for t, p in zip(y_true, y_pred) if t == p)
     return 100.0 * correct / len(y_true)
 
 
 def matthews_corrcoef(y_true, y_pred):
-    """Matthews correlation (multi-class, as scikit-learn); 0 if undefined."""
+    """Matthews correlation (multi-class, as scikit-learn); 0 if undefined.
+
+    Example:
+      >>> round(matthews_corrcoef([1, 1, 0, 0], [1, 0, 0, 0]), 4)
+      0.5774
+    """
     _check_same_length(y_true, y_pred)
     classes = sorted(set(y_true) | set(y_pred))
     index = {c: i for i, c in enumerate(classes)}
@@ -74,7 +84,12 @@ def rankdata(values):
 
 
 def spearman(x, y):
-    """Spearman correlation: Pearson of average ranks."""
+    """Spearman correlation: Pearson of average ranks.
+
+    Example:
+      >>> round(spearman([1, 2, 3, 4], [10, 20, 40, 30]), 4)
+      0.8
+    """
     return pearson(rankdata(x), rankdata(y))
 
 

@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def normalize_answer(s):
-    """Lower-case; drop punctuation, the articles a/an/the, extra whitespace."""
+    """Lower-case; drop punctuation, the articles a/an/the, extra whitespace.
+
+    Example:
+      >>> normalize_answer("The  Eiffel-Tower!")
+      'eiffeltower'
+    """
     s = s.lower()
     s = "".join(ch for ch in s if ch not in _PUNCTUATION)
     s = re.sub(r"\b(a|an|the)\b", " ", s)
@@ -73,16 +78,23 @@ def _best_em_f1(prediction, ground_truths):
 
 
 def squad_v1_evaluate(dataset, predictions):
-    """Official SQuAD 1.1 evaluation; missing predictions score 0."""
-    f1 = exact_match = total = 0
+    """Official SQuAD 1.1 evaluation; missing predictions score 0.
+
+    Example:
+      >>> qa = {"id": "q1", "answers": [{"text": "the Eiffel Tower"}]}
+      >>> data = [{"paragraphs": [{"qas": [qa]}]}]
+      >>> squad_v1_evaluate(data, {"q1": "Eiffel tower"})
+      {'exact_match': 100.0, 'f1': 100.0}
+    """
+    scores = []
     for article in dataset:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                total += 1
                 if qa["id"] not in predictions:
                     logger.warning(
                         "Unanswered question %s will receive score 0.", qa["id"]
                     )
+                    scores.append((0, 0))
                     continue
                 golds = [a["text"] for a in qa["answers"]]
                 if not golds:
@@ -90,18 +102,19 @@ def squad_v1_evaluate(dataset, predictions):
                         f"Question {qa['id']} has no gold answers; SQuAD 1.1 "
                         "evaluation needs at least one."
                     )
-                em, f = _best_em_f1(predictions[qa["id"]], golds)
-                exact_match += em
-                f1 += f
-    if not total:
-        raise ValueError("No questions to score: the SQuAD dev set is empty.")
-    return _em_f1(exact_match, f1, total)
+                scores.append(_best_em_f1(predictions[qa["id"]], golds))
+    return _em_f1(
+        scores, "No questions to score: the SQuAD dev set is empty."
+    )
 
 
-def _em_f1(exact_match, f1, total):
+def _em_f1(scores, empty_message):
+    """100 x the mean exact match and F1 of (em, f1) pairs."""
+    if not scores:
+        raise ValueError(empty_message)
     return {
-        "exact_match": 100.0 * exact_match / total,
-        "f1": 100.0 * f1 / total,
+        "exact_match": 100.0 * sum(em for em, _ in scores) / len(scores),
+        "f1": 100.0 * sum(f1 for _, f1 in scores) / len(scores),
     }
 
 
@@ -111,20 +124,15 @@ def mrqa_evaluate(answers, predictions, skip_no_answer=True):
     With `skip_no_answer` (as ELECTRA calls it) questions without a
     prediction are left out of the total.
     """
-    f1 = exact_match = total = 0
+    scores = []
     for qid, ground_truths in answers.items():
         if qid not in predictions:
             if not skip_no_answer:
                 logger.warning("Unanswered question %s scores 0.", qid)
-                total += 1
+                scores.append((0, 0))
             continue
-        total += 1
-        em, f = _best_em_f1(predictions[qid], ground_truths)
-        exact_match += em
-        f1 += f
-    if not total:
-        raise ValueError("No MRQA questions with predictions to score.")
-    return _em_f1(exact_match, f1, total)
+        scores.append(_best_em_f1(predictions[qid], ground_truths))
+    return _em_f1(scores, "No MRQA questions with predictions to score.")
 
 
 def _eval_dict(exact, f1, qids):

@@ -40,20 +40,30 @@ def add_shard_flags(parser, overwrite_help):
                         help="No progress line or summary.")
 
 
+# The flags of `add_shard_flags` that are BuildOptions fields.
+SHARD_OPTIONS = ("max_seq_length", "num_processes", "do_lower_case",
+                 "strip_accents", "num_out_files", "seed")
+
+
 def shard_options(args):
-    """The values of `add_shard_flags`' flags that BuildOptions takes."""
-    return dict(
-        max_seq_length=args.max_seq_length,
-        num_processes=args.num_processes,
-        do_lower_case=args.do_lower_case,
-        strip_accents=args.strip_accents,
-        num_out_files=args.num_out_files,
-        seed=args.seed,
-    )
+    """{field: value} of the parsed `SHARD_OPTIONS` flags."""
+    return {name: getattr(args, name) for name in SHARD_OPTIONS}
+
+
+def add_corpus_flags(parser, vocab_help):
+    """Adds --corpus-dir and --vocab-file (required)."""
+    parser.add_argument("--corpus-dir", required=True,
+                        help="Directory of text files.")
+    parser.add_argument("--vocab-file", required=True, help=vocab_help)
 
 
 def parse_bool(value):
-    """Strict bool for flags given a value (`--blanks-separate-docs False`)."""
+    """Strict bool for flags given a value (`--blanks-separate-docs False`).
+
+    Example:
+      >>> parse_bool("False"), parse_bool("yes")
+      (False, True)
+    """
     lowered = value.lower()
     if lowered in ("1", "true", "yes"):
         return True

@@ -17,7 +17,12 @@ FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 def varint(value):
-    """Protobuf base-128 varint of a non-negative int."""
+    """Protobuf base-128 varint of a non-negative int.
+
+    Example:
+      >>> varint(300)
+      b'\\xac\\x02'
+    """
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
