@@ -14,7 +14,7 @@ from electra_tf.config import FinetuningConfig, ModelConfig, PretrainingConfig
 from electra_tf.checkpoints import CheckpointMismatchError, ours
 from electra_tf.checkpoints import finetuned as checkpoints
 from electra_tf.checkpoints import save_pretraining_config
-from electra_tf.finetuning import task_builder
+from electra_tf.finetuning import preprocessing
 from electra_tf.models import finetuner
 from electra_tf.models.pretrainer import ElectraPretrainer
 
@@ -383,7 +383,7 @@ def test_init_from_our_pretraining_checkpoint(tmp_path):
 def test_shipped_finetuning_configs_load(tmp_path, name):
     path = os.path.join(os.path.dirname(__file__), os.pardir, "configs", f"finetune_{name}.json")
     config = FinetuningConfig.from_hparams("m", str(tmp_path), path)
-    assert all(t in task_builder.TASKS for t in config.task_names)
+    assert all(t in preprocessing.TASKS for t in config.task_names)
     # The paper's ELECTRA-Small fine-tuning recipe (Appendix, Table 7).
     assert (config.learning_rate, config.weight_decay_rate) == (3e-4, 0.0)
     assert config.layerwise_lr_decay == 0.8 and config.embedding_size == 128
