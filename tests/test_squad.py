@@ -7,8 +7,8 @@ import pytest
 
 from electra_tf import errors
 from electra_tf.finetuning import preprocessing
+from electra_tf.finetuning import qa_features
 from electra_tf.finetuning import qa_metrics
-from electra_tf.finetuning import squad
 
 from finetuning_helpers import ID, make_config, write_mrqa, write_squad
 
@@ -111,18 +111,18 @@ def test_out_of_span_window_points_at_cls(tmp_path):
 
 
 def test_max_context_and_improve_span():
-    spans = [squad.DocSpan(0, 5), squad.DocSpan(3, 5), squad.DocSpan(6, 5)]
+    spans = [qa_features.DocSpan(0, 5), qa_features.DocSpan(3, 5), qa_features.DocSpan(6, 5)]
     # "bought" (7): span B has left 4 / right 0, span C left 1 / right 3.
-    assert squad._check_is_max_context(spans, 2, 7)
-    assert not squad._check_is_max_context(spans, 1, 7)
+    assert qa_features._check_is_max_context(spans, 2, 7)
+    assert not qa_features._check_is_max_context(spans, 1, 7)
 
     class Tok:
         def tokenize(self, text):
             return text.lower().split()
 
     doc = ["(", "1895", "-", "1943", ")"]
-    assert squad._improve_answer_span(doc, 0, 4, Tok(), "1895") == (1, 1)
-    assert squad._improve_answer_span(doc, 0, 4, Tok(), "1900") == (0, 4)
+    assert qa_features._improve_answer_span(doc, 0, 4, Tok(), "1895") == (1, 1)
+    assert qa_features._improve_answer_span(doc, 0, 4, Tok(), "1900") == (0, 4)
 
 
 def test_get_final_text():
