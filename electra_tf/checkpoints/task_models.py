@@ -17,16 +17,11 @@ from electra_tf.checkpoints import finetuned, huggingface, original
 from electra_tf.checkpoints.sizes import hf_model_config, hf_overrides
 from electra_tf.config import ModelConfig
 from electra_tf.errors import CheckpointError
+from electra_tf.models.finetuner import QA_SETTINGS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
 DENSE = {"dense/kernel", "dense/bias"}
-QA_SETTINGS = (
-    "beam_size",
-    "joint_prediction",
-    "answerable_classifier",
-    "answerable_uses_start_logits",
-)
 
 
 def _model_config(description, hparams):
@@ -141,7 +136,7 @@ def load_task_model(cls, path, hparams=None, **head_args):
         if cls.__name__ == "FinetuningModel":
             args = dict(head_args)
             if description.format == "finetuned":
-                for key in QA_SETTINGS + ("answerable_weight",):
+                for key in SETTINGS:
                     args.setdefault(key, getattr(description.config, key))
         else:
             args = _head_args(cls, description, head_args)

@@ -24,6 +24,7 @@ QA_SETTINGS = (
     "answerable_classifier",
     "answerable_uses_start_logits",
 )
+SETTINGS = QA_SETTINGS + ("answerable_weight",)  # all the head kinds read
 
 
 def _encoder_inputs(inputs):
@@ -86,8 +87,7 @@ class FinetuningModel(keras.Model):
     @property
     def settings(self):
         """The QA settings the head kinds read."""
-        names = QA_SETTINGS + ("answerable_weight",)
-        return {key: getattr(self, key) for key in names}
+        return {key: getattr(self, key) for key in SETTINGS}
 
     def call(self, features, training=False):
         ops = keras.ops
