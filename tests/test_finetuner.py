@@ -199,6 +199,13 @@ def test_losses_match_numpy_and_are_summed_over_the_batch():
     np.testing.assert_array_equal(out["rte"]["predictions"], np.argmax(out["rte"]["logits"], -1))
 
 
+def test_an_unknown_head_type_names_the_known_kinds():
+    tasks = [{"name": "ner", "head_type": "crf", "num_labels": 3}]
+    with pytest.raises(ValueError, match="'ner' has head_type 'crf'; use one of "
+                       "classification, regression, span, tagging"):
+        finetuner.FinetuningModel(CFG, tasks)
+
+
 # Biases of the start and end logit layers add the same value at every
 # position of a softmax over positions, so their gradient is 0 (also in the
 # original).
