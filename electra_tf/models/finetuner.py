@@ -24,7 +24,7 @@ QA_SETTINGS = (
     "answerable_classifier",
     "answerable_uses_start_logits",
 )
-SETTINGS = QA_SETTINGS + ("answerable_weight",)  # all the head kinds read
+SETTINGS = QA_SETTINGS + ("answerable_weight",)  # what the head kinds read
 
 
 def _encoder_inputs(inputs):
