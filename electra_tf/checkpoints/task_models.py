@@ -48,8 +48,8 @@ def _finetuned_task(cls, description):
     raise CheckpointError(
         f"'{description.path}' has heads {heads}: "
         f"{'none' if not fits else 'more than one'} of them fits "
-        f"{cls.__name__} (a {cls.head_type} head). Pass task_name= to pick one, "
-        "or a new task name to start a new head on its encoder."
+        f"{cls.__name__} (a {cls.head_type} head). Pass task_name= to pick "
+        "one, or a new task name to start a new head on its encoder."
     )
 
 

@@ -3,8 +3,9 @@ featurised records cached as TFRecords, and the tf.data pipeline.
 
 Port of finetune/task_builder.py (`get_tasks`: every task shares one
 `FullTokenizer`) and finetune/preprocessing.py (`Preprocessor`): all tasks'
-examples of a split are featurised into `<preprocessed_data_dir>/<sorted task names>_<split>
-.tfrecord` with a `.metadata` JSON, padded with all-zero records whose
+examples of a split are featurised into
+`<preprocessed_data_dir>/<sorted task names>_<split>.tfrecord` with a
+`.metadata` JSON, padded with all-zero records whose
 `task_id` is `len(task_names)` up to a multiple of the batch size; records
 are parsed with fixed-length specs and int64 cast to int32.
 """
@@ -198,8 +199,8 @@ class Preprocessor:
             with tf.io.gfile.GFile(metadata_path, "r") as f:
                 metadata = json.load(f)
             # Deviation from reference: the original reuses the records
-            # whenever the metadata exists (`_serialize_dataset`); here only when the
-            # settings that shape them are unchanged.
+            # whenever the metadata exists (`_serialize_dataset`); here only
+            # when the settings that shape them are unchanged.
             if metadata.get("settings") == settings and tf.io.gfile.exists(
                 tfrecords_path
             ):
