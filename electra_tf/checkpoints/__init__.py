@@ -275,7 +275,7 @@ def load_finetuned(path, hparams=None):
     """Returns (FinetuningModel, FinetuningConfig, [Task]) of a fine-tuned
     directory `finetuning_models/<tasks>_model_<trial>`; `hparams`
     override fields of its saved config (e.g. a new `vocab_file`)."""
-    from electra_tf.finetuning import task_builder
+    from electra_tf.finetuning import preprocessing
     from electra_tf.models.finetuner import FinetuningModel
 
     description = describe(path)
@@ -304,7 +304,7 @@ def load_finetuned(path, hparams=None):
     finetuned.init_from_checkpoint(
         model, description.prefix, require_heads=True
     )
-    return model, config, task_builder.get_tasks(config)
+    return model, config, preprocessing.get_tasks(config)
 
 
 def load_pretraining_checkpoint(path, hparams=None):
