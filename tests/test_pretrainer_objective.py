@@ -10,7 +10,9 @@ import tensorflow as tf
 import numpy_reference as ref
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import AdamWeightDecay
-from electra_tf.pretraining import masking
+from electra_tf.tokenization import special_ids
+from electra_tf.errors import ConfigError
+from electra_tf.models import masking
 from helpers import randomize_weights
 from pretraining_helpers import (
     CLS,
@@ -50,7 +52,9 @@ def vocab_dir(tmp_path_factory):
 
 def make_model(vocab_dir, **hparams):
     config = tiny_config(vocab_dir, mask_prob=0.3, **hparams)
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(
+        config, special_ids(config.vocab_file, config.vocab_size)
+    )
     randomize_weights(model, seed=7)
     return model
 
@@ -183,7 +187,7 @@ def test_masks_and_samples_follow_the_seeds(vocab_dir):
     model = make_model(vocab_dir, **VARIANTS["untied_embeddings"])
     data = batch()
     out = model.compute_losses(data, step=9, training=True)
-    seeds = model.example_seeds(4, 9, 1)
+    seeds = masking.example_seeds(model.config.seed, 4, 9, "train_masking")
     masked = masking.mask(
         {k: tf.constant(v) for k, v in data.items()}, 0.3, 4, CLS, SEP, MASK, seeds
     )
@@ -194,7 +198,7 @@ def test_masks_and_samples_follow_the_seeds(vocab_dir):
     # noise from the per-example sampling seeds
     _, mlm_logits = reference_losses(model, data, model.compute_losses(data, 9, False))
     eval_out = model.compute_losses(data, step=9, training=False)
-    sample_seeds = model.example_seeds(4, 9, 4)
+    sample_seeds = masking.example_seeds(model.config.seed, 4, 9, "eval_sampling")
     ids = np.asarray(eval_out["masked_lm_ids"])
     for b in range(4):
         u = tf.random.stateless_uniform(
@@ -258,12 +262,17 @@ def test_fit_runs_train_step(vocab_dir):
 
 def test_vocab_without_special_tokens_is_rejected(tmp_path):
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nw0\n")
-    model = ElectraPretrainer(tiny_config(tmp_path))
     with pytest.raises(ValueError, match=r"\[MASK\]"):
-        model.compute_losses(batch(), step=0)
-    missing = ElectraPretrainer(tiny_config(tmp_path, vocab_file=str(tmp_path / "nope.txt")))
+        special_ids(str(tmp_path / "vocab.txt"))
     with pytest.raises(FileNotFoundError, match="vocab_file"):
-        missing.compute_losses(batch(), step=0)
+        special_ids(str(tmp_path / "nope.txt"))
+    write_vocab(str(tmp_path / "vocab.txt"))
+    assert special_ids(str(tmp_path / "vocab.txt")) == (CLS, SEP, MASK)
+    with pytest.raises(ConfigError, match="vocab_size is 4"):
+        special_ids(str(tmp_path / "vocab.txt"), vocab_size=4)
+    model = ElectraPretrainer(tiny_config(tmp_path))
+    with pytest.raises(ConfigError, match="special_ids"):
+        model.compute_losses(batch(), step=0)
 
 
 @pytest.mark.parametrize("name", ["electra", "electric"])

@@ -5,18 +5,59 @@ unmask, sample_from_softmax (and `sample_ids`, its ids). Inputs are dicts of
 int32 tensors named as the original's features (`input_ids`, `input_mask`,
 `segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
 
-Randomness comes from stateless ops keyed by one seed per example (`seeds`,
-int [B, 2]): the draws for an example depend on its seed only, so a resumed
-run repeats exactly and the masks of a global batch do not depend on how it
-is split across replicas.
+Randomness comes from stateless ops keyed by one seed per example
+(`example_seeds`, int [B, 2]): the draws for an example depend on its seed
+only, so a resumed run repeats exactly and the masks of a global batch do not
+depend on how it is split across replicas.
+
+Example:
+    >>> seq = tf.constant([[10, 11, 12, 13]])
+    >>> gather_positions(seq, tf.constant([[2, 0]])).numpy()
+    array([[12, 10]], dtype=int32)
+    >>> updated, _ = scatter_update(seq, tf.constant([[7, 8]]),
+    ...                             tf.constant([[1, 3]]))
+    >>> updated.numpy()
+    array([[10,  7, 12,  8]], dtype=int32)
 """
 
 import tensorflow as tf
 
 # B batch, L sequence length, N predictions per sequence, V vocab, D depth.
 
+# The random streams of pre-training: a stream's key is
+# `seed * STREAMS_PER_SEED + SEED_STREAMS[name]` (the numbers key the draws of
+# every saved run: changing them changes its masks and samples).
+STREAMS_PER_SEED = 8
+SEED_STREAMS = {
+    "train_masking": 1,
+    "train_sampling": 2,
+    "eval_masking": 3,
+    "eval_sampling": 4,
+}
+
 # Share of the chosen positions that become [MASK]; the rest keep their token.
 MASK_SHARE = 0.85
+
+
+def example_seeds(seed, batch_size, step, stream):
+    """int64 [B, 2]: one stateless seed per example of the global batch.
+
+    The seed is (the key of `stream` under `seed`, the example's index in
+    the run: step x global batch + the replica's offset + row). A resumed
+    run thus draws the same masks, and they do not depend on how the global
+    batch is split across replicas.
+    """
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    batch = tf.cast(batch_size, tf.int64)
+    first = (
+        tf.cast(step, tf.int64) * replicas + tf.cast(replica, tf.int64)
+    ) * batch
+    counter = first + tf.range(batch, dtype=tf.int64)  # [B]
+    key = seed * STREAMS_PER_SEED + SEED_STREAMS[stream]
+    key = tf.fill([batch], tf.constant(key, tf.int64))
+    return tf.stack([key, counter], axis=1)  # [B, 2]
 
 
 def gather_positions(sequence, positions):
