@@ -1,7 +1,8 @@
 """Dynamic masking and sampling for pre-training.
 
 Port of pretrain/pretrain_helpers.py: gather_positions, scatter_update, mask,
-unmask, sample_from_softmax (and `sample_ids`, its ids). Inputs are dicts of
+unmask, sample_from_softmax (and `sample_ids`, its ids); and of
+run_pretraining.py `_get_fake_data` (`fake_data`). Inputs are dicts of
 int32 tensors named as the original's features (`input_ids`, `input_mask`,
 `segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
 
@@ -287,3 +288,45 @@ def sample_from_softmax(logits, seeds, disallow=None):
     """`sample_ids` as the original returns it: a float one-hot [B, N, V]."""
     sampled = sample_ids(logits, seeds, disallow)
     return tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
+
+
+def fake_data(
+    masked,
+    mlm_logits,
+    seeds,
+    disallow_correct=False,
+    temperature=1.0,
+    every_sample_fake=False,
+):
+    """Port of run_pretraining.py `_get_fake_data`: generator samples put
+    in at the masked positions, and the discriminator's labels.
+
+    Args:
+        masked: the output of `mask`.
+        mlm_logits: float32 [B, N, V], the generator's.
+        seeds: int [B, 2], one stateless seed per example.
+        disallow_correct: never sample the original token.
+        temperature: the logits are divided by it before sampling.
+        every_sample_fake: label every replaced position fake, even when
+            the sample is the original token (Electric); else only changed
+            positions are fake.
+
+    Returns:
+        (fake input_ids [B, L], labels [B, L] int32, sampled ids [B, N]).
+    """
+    original_ids = unmask(masked)  # [B, L]
+    disallow = None
+    if disallow_correct:
+        disallow = tf.one_hot(
+            masked["masked_lm_ids"], tf.shape(mlm_logits)[-1]
+        )  # [B, N, V]
+    if temperature != 1.0:
+        mlm_logits = mlm_logits / temperature
+    sampled_tokids = sample_ids(mlm_logits, seeds, disallow)  # [B, N]
+    updated_ids, updated_mask = scatter_update(
+        original_ids, sampled_tokids, masked["masked_lm_positions"]
+    )  # [B, L], [B, L]
+    if every_sample_fake:
+        return updated_ids, updated_mask, sampled_tokids
+    changed = tf.cast(tf.not_equal(updated_ids, original_ids), tf.int32)
+    return updated_ids, updated_mask * changed, sampled_tokids

@@ -55,14 +55,6 @@ from electra_tf.training.loop import make_replica_step
 LOSS_KEYS = ("total_loss", "generator_loss", "discriminator_loss")
 
 
-def encoder_inputs(input_ids, input_mask, segment_ids):
-    return {
-        "input_ids": input_ids,
-        "input_mask": input_mask,
-        "segment_ids": segment_ids,
-    }
-
-
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraPretrainer(PretrainedMixin, keras.Model):
     """Generator and discriminator of ELECTRA pre-training.
@@ -191,12 +183,22 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
                 "logits": tf.zeros([shape[0], shape[1], self.config.vocab_size])
             }
         if self.cloze_predictions is not None:
-            sequence_output = self.two_tower_sequence_output(inputs, training)
+            # Electric: the left tower shifted right, the right tower left,
+            # both cyclically (run_pretraining.py: TwoTowerClozeTransformer).
+            ltr = self.generator_ltr(inputs, training=training)
+            rtl = self.generator_rtl(inputs, training=training)
+            sequence_output = tf.concat(
+                [
+                    tf.roll(ltr["sequence_output"], 1, axis=1),
+                    tf.roll(rtl["sequence_output"], -1, axis=1),
+                ],
+                axis=-1,
+            )  # [B, L, 2Hg]
             cloze_logits = self.cloze_predictions(
                 sequence_output, self.generator_ltr.embedding_table
             )  # [B, L, V]
             return {
-                "sequence_output": sequence_output,  # [B, L, 2Hg]
+                "sequence_output": sequence_output,
                 "cloze_logits": cloze_logits,
                 "logits": masking.gather_positions(
                     cloze_logits, masked_lm_positions
@@ -214,18 +216,6 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
                 hidden, self.generator.embedding_table
             ),  # [B, N, V]
         }
-
-    def two_tower_sequence_output(self, inputs, training=False):
-        """Electric's [B, L, 2Hg]: left tower shifted right, right tower left.
-
-        Both shifts are cyclic, as in the original
-        (run_pretraining.py: TwoTowerClozeTransformer).
-        """
-        ltr = self.generator_ltr(inputs, training=training)["sequence_output"]
-        rtl = self.generator_rtl(inputs, training=training)["sequence_output"]
-        ltr = tf.roll(ltr, 1, axis=1)  # [B, L, Hg]
-        rtl = tf.roll(rtl, -1, axis=1)  # [B, L, Hg]
-        return tf.concat([ltr, rtl], axis=-1)
 
     def discriminator_outputs(self, inputs, training=False):
         """Discriminator `embedding_output`, `sequence_output` [B, L, H] and
@@ -253,15 +243,13 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
         `gen_sequence_output` and, with a discriminator,
         `disc_embedding_output`, `disc_sequence_output`, `disc_logits`.
         """
+        inputs = {"input_mask": input_mask, "segment_ids": segment_ids}
         gen = self.generator_outputs(
-            encoder_inputs(gen_input_ids, input_mask, segment_ids),
-            masked_lm_positions,
+            dict(inputs, input_ids=gen_input_ids), masked_lm_positions
         )
         result = {"gen_" + k: v for k, v in gen.items()}
         if self.discriminator_predictions is not None:
-            disc = self.discriminator_outputs(
-                encoder_inputs(input_ids, input_mask, segment_ids)
-            )
+            disc = self.discriminator_outputs(dict(inputs, input_ids=input_ids))
             result.update({"disc_" + k: v for k, v in disc.items()})
         return result
 
@@ -329,12 +317,9 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
 
         # Generator: the masked ids in; Electric's towers read the originals.
         two_towers = self.cloze_predictions is not None
+        gen_ids = (inputs if two_towers else masked)["input_ids"]  # [B, L]
         gen = self.generator_outputs(
-            encoder_inputs(
-                (inputs if two_towers else masked)["input_ids"],
-                inputs["input_mask"],
-                inputs["segment_ids"],
-            ),
+            dict(inputs, input_ids=gen_ids),
             masked["masked_lm_positions"],
             training,
         )
@@ -345,7 +330,7 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
         cloze_logits = None
         generator_loss = mlm["loss"]
         if two_towers:
-            cloze_logits = tf.cast(gen["cloze_logits"], tf.float32)
+            cloze_logits = tf.cast(gen["cloze_logits"], tf.float32)  # [B, L, V]
             generator_loss = losses.cloze_output(
                 cloze_logits, inputs, self.special_ids
             )["loss"]
@@ -364,21 +349,20 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
             return outputs
 
         # Sample fake tokens (run_pretraining.py: _get_fake_data).
-        fake_ids, labels, sampled_tokids = self._fake_inputs(
+        fake_ids, labels, sampled_tokids = masking.fake_data(
             masked,
             mlm_logits,
             masking.example_seeds(
                 cfg.seed, batch_size, step, streams + "sampling"
             ),
+            disallow_correct=cfg.disallow_correct,
+            temperature=cfg.temperature,
+            every_sample_fake=cfg.electric_objective,
         )  # [B, L], [B, L], [B, N]
 
         # Discriminator and its loss.
-        logits = self.discriminator_outputs(
-            encoder_inputs(
-                fake_ids, inputs["input_mask"], inputs["segment_ids"]
-            ),
-            training,
-        )["logits"]
+        disc_inputs = dict(inputs, input_ids=fake_ids)
+        logits = self.discriminator_outputs(disc_inputs, training)["logits"]
         logits = tf.cast(logits, tf.float32)  # [B, L]
         if cfg.electric_objective:
             logits = losses.electric_logits(
@@ -396,29 +380,6 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
             disc_loss=disc["per_example_loss"],
         )
         return outputs
-
-    def _fake_inputs(self, masked, mlm_logits, seeds):
-        """Port of `_get_fake_data`: sampled ids put in, and their labels."""
-        cfg = self.config
-        original_ids = masking.unmask(masked)  # [B, L]
-        disallow = None
-        if cfg.disallow_correct:
-            disallow = tf.one_hot(masked["masked_lm_ids"], cfg.vocab_size)
-        if cfg.temperature != 1.0:
-            mlm_logits = mlm_logits / cfg.temperature
-        sampled_tokids = masking.sample_ids(
-            mlm_logits, seeds, disallow
-        )  # [B, N]
-        updated_ids, updated_mask = masking.scatter_update(
-            original_ids, sampled_tokids, masked["masked_lm_positions"]
-        )  # [B, L], [B, L]
-        if cfg.electric_objective:
-            labels = updated_mask  # every replaced position counts as fake
-        else:
-            changed = tf.not_equal(updated_ids, original_ids)
-            changed = tf.cast(changed, tf.int32)
-            labels = updated_mask * changed  # [B, L]
-        return updated_ids, labels, sampled_tokids
 
     # ----- fit() ------------------------------------------------------
 
