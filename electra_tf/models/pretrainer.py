@@ -240,8 +240,9 @@ class ElectraPretrainer(PretrainedMixin, keras.Model):
         """Both networks, dropout off, on given (already masked) inputs.
 
         Returns the keys of the original-parity fixture: `gen_logits`,
-        `gen_sequence_output` and, with a discriminator,
-        `disc_embedding_output`, `disc_sequence_output`, `disc_logits`.
+        `gen_sequence_output` (and, for two towers, `gen_cloze_logits`) and,
+        with a discriminator, `disc_embedding_output`,
+        `disc_sequence_output`, `disc_logits`.
         """
         inputs = {"input_mask": input_mask, "segment_ids": segment_ids}
         gen = self.generator_outputs(
