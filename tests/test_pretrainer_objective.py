@@ -1,6 +1,7 @@
 """The pre-training objective against a NumPy statement of the original's
 formulas (spec 4.2 to 4.8), for every objective and generator variant."""
 
+import doctest
 import math
 
 import numpy as np
@@ -12,7 +13,8 @@ from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import AdamWeightDecay
 from electra_tf.tokenization import special_ids
 from electra_tf.errors import ConfigError
-from electra_tf.models import masking
+from electra_tf.models import masking, pretrainer
+from electra_tf.models import pretraining_losses
 from helpers import randomize_weights
 from pretraining_helpers import (
     CLS,
@@ -293,3 +295,9 @@ def test_correct_samples_are_real_for_electra_fake_for_electric(vocab_dir, name)
     want = updated if name == "electric" else 0 * updated
     np.testing.assert_array_equal(out["disc_labels"], want)
     assert updated.sum() > 0
+
+
+@pytest.mark.parametrize("module", [masking, pretraining_losses, pretrainer])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -74,7 +74,7 @@ class Encoder(PretrainedMixin, keras.Model):
         ...     num_hidden_layers=1, num_attention_heads=2,
         ...     intermediate_size=32)
         >>> enc = Encoder(cfg)
-        >>> ids = np.ones((2, 5), "int32")
+        >>> ids = keras.ops.ones((2, 5), "int32")
         >>> enc({"input_ids": ids, "input_mask": ids,
         ...      "segment_ids": 0 * ids})["sequence_output"].shape
         TensorShape([2, 5, 16])
