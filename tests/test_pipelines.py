@@ -17,6 +17,7 @@ from electra_tf.config import PretrainingConfig
 from electra_tf.errors import DataError
 from electra_tf.finetuning import chunking, preprocessing
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.tokenization import special_ids
 from electra_tf.tokenization import FullTokenizer
 
 import serving_helpers
@@ -63,7 +64,7 @@ def generator_dir(tmp_path_factory):
             "vocab_file": str(model_dir / "vocab.txt"),
         },
     )
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(config, special_ids(config.vocab_file))
     ids = np.array(
         [
             [2] + [vocab.index(w) for w in _cycle(s, 10)] + [3]
