@@ -281,11 +281,23 @@ def create_optimizer(
     layerwise_lr_decay_power=-1.0,
     n_transformer_layers=None,
     layerwise_lr_decay_corrected=False,
+    mixed_precision="float32",
 ):
     """The original `create_optimizer` without the training op.
 
-    Returns an AdamWeightDecay with the warmup x polynomial-decay schedule;
+    Returns an AdamWeightDecay with the warmup x polynomial-decay schedule
+    (and layer-wise rates when `layerwise_lr_decay_power` > 0), inside a
+    `keras.optimizers.LossScaleOptimizer` when `mixed_precision` is
+    "mixed_float16" (float16 gradients underflow without loss scaling);
     clip the gradients with `clip_by_global_norm` before applying them.
+
+    Example:
+        >>> opt = create_optimizer(1e-3, 100, warmup_proportion=0.1)
+        >>> type(opt).__name__, float(opt.learning_rate)  # step 0: warmup
+        ('AdamWeightDecay', 0.0)
+        >>> opt = create_optimizer(1e-3, 100, mixed_precision="mixed_float16")
+        >>> type(opt).__name__, type(opt.inner_optimizer).__name__
+        ('LossScaleOptimizer', 'AdamWeightDecay')
     """
     schedule = WarmupPolynomialDecay(
         learning_rate,
@@ -294,13 +306,16 @@ def create_optimizer(
         warmup_proportion=warmup_proportion,
         power=lr_decay_power,
     )
-    return AdamWeightDecay(
+    optimizer = AdamWeightDecay(
         schedule,
         weight_decay_rate=weight_decay_rate,
         layerwise_lr_decay_power=layerwise_lr_decay_power,
         n_transformer_layers=n_transformer_layers,
         layerwise_lr_decay_corrected=layerwise_lr_decay_corrected,
     )
+    if mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def clip_by_global_norm(grads, clip_norm=1.0):

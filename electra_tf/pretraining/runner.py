@@ -105,19 +105,6 @@ def _remove_for_debug(model_dir, log):
     shutil.rmtree(model_dir, ignore_errors=True)
 
 
-def _optimizer(config):
-    optimizer = create_optimizer(
-        config.learning_rate,
-        config.num_train_steps,
-        weight_decay_rate=config.weight_decay_rate,
-        warmup_steps=config.num_warmup_steps,
-        lr_decay_power=config.lr_decay_power,
-    )
-    if config.mixed_precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 def _restore_for_eval(model, model_dir):
     """Loads the latest checkpoint of `model_dir` (ours or the original's)."""
     if original.indexed_checkpoints(model_dir) == []:
@@ -175,7 +162,14 @@ def train(config, strategy, model, log=print):
     """Trains until `num_train_steps`, resuming from `model_dir`."""
     chief = distribution.is_chief(strategy)
     with strategy.scope():
-        optimizer = _optimizer(config)
+        optimizer = create_optimizer(
+            config.learning_rate,
+            config.num_train_steps,
+            weight_decay_rate=config.weight_decay_rate,
+            warmup_steps=config.num_warmup_steps,
+            lr_decay_power=config.lr_decay_power,
+            mixed_precision=config.mixed_precision,
+        )
         optimizer.build(model.trainable_variables)
     inputs = distribution.DistributedInput(
         strategy, lambda context: data.input_fn(config, True, context)
