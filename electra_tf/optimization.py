@@ -12,6 +12,8 @@ import re
 import keras
 import tensorflow as tf
 
+from electra_tf.config import FinetuningConfig
+
 # Variables whose path contains one of these (regex search) are not decayed.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
@@ -316,6 +318,45 @@ def create_optimizer(
     if mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def create_optimizer_for(config, num_train_steps, n_transformer_layers=None):
+    """`create_optimizer` with a run config's hparams, as the original's two
+    calls: run_pretraining.py (warmup steps, decay power) and, for a
+    FinetuningConfig, run_finetuning.py (warmup proportion, layer-wise
+    rates over `n_transformer_layers`).
+
+    Example:
+        >>> from electra_tf.config import PretrainingConfig
+        >>> config = PretrainingConfig.from_hparams(
+        ...     "m", "data", {"num_warmup_steps": 10, "learning_rate": 1e-3}
+        ... )
+        >>> opt = create_optimizer_for(config, 100)
+        >>> _ = opt.iterations.assign(5)
+        >>> round(float(opt.learning_rate), 7)  # 1e-3 x 0.95 x 5 / 10
+        0.000475
+    """
+    common = dict(
+        weight_decay_rate=config.weight_decay_rate,
+        mixed_precision=config.mixed_precision,
+    )
+    if not isinstance(config, FinetuningConfig):
+        return create_optimizer(
+            config.learning_rate,
+            num_train_steps,
+            warmup_steps=config.num_warmup_steps,
+            lr_decay_power=config.lr_decay_power,
+            **common,
+        )
+    return create_optimizer(
+        config.learning_rate,
+        num_train_steps,
+        warmup_proportion=config.warmup_proportion,
+        layerwise_lr_decay_power=config.layerwise_lr_decay,
+        n_transformer_layers=n_transformer_layers,
+        layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
+        **common,
+    )
 
 
 def clip_by_global_norm(grads, clip_norm=1.0):

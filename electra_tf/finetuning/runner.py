@@ -28,7 +28,7 @@ from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import task_builder
 from electra_tf.models.finetuner import FinetuningModel
-from electra_tf.optimization import create_optimizer
+from electra_tf.optimization import create_optimizer_for
 from electra_tf.training import distribution
 from electra_tf.training import loop
 from electra_tf.training.metrics_writer import write_scalars
@@ -124,19 +124,8 @@ class ModelRunner:
         progress lines and TensorBoard scalars include the epoch."""
         config, strategy = self._config, self._strategy
         with strategy.scope():
-            # model/optimization.py: create_optimizer, with warmup over
-            # warmup_proportion of the steps and layer-wise rates.
-            optimizer = create_optimizer(
-                config.learning_rate,
-                self.train_steps,
-                weight_decay_rate=config.weight_decay_rate,
-                warmup_proportion=config.warmup_proportion,
-                layerwise_lr_decay_power=config.layerwise_lr_decay,
-                n_transformer_layers=self.model.config.num_hidden_layers,
-                layerwise_lr_decay_corrected=(
-                    config.layerwise_lr_decay_corrected
-                ),
-                mixed_precision=config.mixed_precision,
+            optimizer = create_optimizer_for(
+                config, self.train_steps, self.model.config.num_hidden_layers
             )
         inputs = distribution.DistributedInput(
             strategy,

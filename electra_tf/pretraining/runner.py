@@ -20,7 +20,7 @@ from electra_tf import checkpoints
 from electra_tf.errors import MissingInputError
 from electra_tf.checkpoints import original, ours
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.optimization import create_optimizer
+from electra_tf.optimization import create_optimizer_for
 from electra_tf.pretraining import data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics
 from electra_tf.training import distribution, loop
@@ -162,14 +162,7 @@ def train(config, strategy, model, log=print):
     """Trains until `num_train_steps`, resuming from `model_dir`."""
     chief = distribution.is_chief(strategy)
     with strategy.scope():
-        optimizer = create_optimizer(
-            config.learning_rate,
-            config.num_train_steps,
-            weight_decay_rate=config.weight_decay_rate,
-            warmup_steps=config.num_warmup_steps,
-            lr_decay_power=config.lr_decay_power,
-            mixed_precision=config.mixed_precision,
-        )
+        optimizer = create_optimizer_for(config, config.num_train_steps)
         optimizer.build(model.trainable_variables)
     inputs = distribution.DistributedInput(
         strategy, lambda context: data.input_fn(config, True, context)
