@@ -7,7 +7,6 @@ optimizer and checkpoints wired together; training runs
 (the original configures but never writes them).
 """
 
-import logging
 import os
 import pickle
 import shutil
@@ -95,13 +94,11 @@ def _remove_for_debug(model_dir, log):
     if not tf.io.gfile.exists(model_dir):
         return
     count = len(original.indexed_checkpoints(model_dir))
-    message = (
+    log(
         f"warning: debug is true, so the existing model directory {model_dir} "
         f"({count} checkpoint(s)) is deleted, as the original does; set "
         "debug false to resume from it instead."
     )
-    log(message)
-    logging.warning(message)
     shutil.rmtree(model_dir, ignore_errors=True)
 
 

@@ -157,7 +157,9 @@ def train(
     run = make_train_function(
         strategy, model, optimizer, loss_fn, clip_norm, jit_compile
     )
-    writer = tf.summary.create_file_writer(summary_dir) if summary_dir else None
+    writer = None
+    if summary_dir:
+        writer = tf.summary.create_file_writer(summary_dir)
     step = start_step = int(optimizer.iterations.numpy())
     if step >= num_train_steps:
         log(f"Step {step} >= num_train_steps {num_train_steps}: nothing to do.")
