@@ -42,7 +42,7 @@ def main(argv=None):
     cli.import_tensorflow_quietly()
     import electra_tf.finetuning
 
-    electra_tf.finetuning.run(config)
+    electra_tf.finetuning.run(config, log=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

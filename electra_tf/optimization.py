@@ -12,6 +12,8 @@ import re
 import keras
 import tensorflow as tf
 
+from electra_tf.config import FinetuningConfig
+
 # Variables whose path contains one of these (regex search) are not decayed.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
@@ -281,11 +283,23 @@ def create_optimizer(
     layerwise_lr_decay_power=-1.0,
     n_transformer_layers=None,
     layerwise_lr_decay_corrected=False,
+    mixed_precision="float32",
 ):
     """The original `create_optimizer` without the training op.
 
-    Returns an AdamWeightDecay with the warmup x polynomial-decay schedule;
+    Returns an AdamWeightDecay with the warmup x polynomial-decay schedule
+    (and layer-wise rates when `layerwise_lr_decay_power` > 0), inside a
+    `keras.optimizers.LossScaleOptimizer` when `mixed_precision` is
+    "mixed_float16" (float16 gradients underflow without loss scaling);
     clip the gradients with `clip_by_global_norm` before applying them.
+
+    Example:
+        >>> opt = create_optimizer(1e-3, 100, warmup_proportion=0.1)
+        >>> type(opt).__name__, float(opt.learning_rate)  # step 0: warmup
+        ('AdamWeightDecay', 0.0)
+        >>> opt = create_optimizer(1e-3, 100, mixed_precision="mixed_float16")
+        >>> type(opt).__name__, type(opt.inner_optimizer).__name__
+        ('LossScaleOptimizer', 'AdamWeightDecay')
     """
     schedule = WarmupPolynomialDecay(
         learning_rate,
@@ -294,12 +308,54 @@ def create_optimizer(
         warmup_proportion=warmup_proportion,
         power=lr_decay_power,
     )
-    return AdamWeightDecay(
+    optimizer = AdamWeightDecay(
         schedule,
         weight_decay_rate=weight_decay_rate,
         layerwise_lr_decay_power=layerwise_lr_decay_power,
         n_transformer_layers=n_transformer_layers,
         layerwise_lr_decay_corrected=layerwise_lr_decay_corrected,
+    )
+    if mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def create_optimizer_for(config, num_train_steps, n_transformer_layers=None):
+    """`create_optimizer` with a run config's hparams, as the original's two
+    calls: run_pretraining.py (warmup steps, decay power) and, for a
+    FinetuningConfig, run_finetuning.py (warmup proportion, layer-wise
+    rates over `n_transformer_layers`).
+
+    Example:
+        >>> from electra_tf.config import PretrainingConfig
+        >>> config = PretrainingConfig.from_hparams(
+        ...     "m", "data", {"num_warmup_steps": 10, "learning_rate": 1e-3}
+        ... )
+        >>> opt = create_optimizer_for(config, 100)
+        >>> _ = opt.iterations.assign(5)
+        >>> round(float(opt.learning_rate), 7)  # 1e-3 x 0.95 x 5 / 10
+        0.000475
+    """
+    common = dict(
+        weight_decay_rate=config.weight_decay_rate,
+        mixed_precision=config.mixed_precision,
+    )
+    if not isinstance(config, FinetuningConfig):
+        return create_optimizer(
+            config.learning_rate,
+            num_train_steps,
+            warmup_steps=config.num_warmup_steps,
+            lr_decay_power=config.lr_decay_power,
+            **common,
+        )
+    return create_optimizer(
+        config.learning_rate,
+        num_train_steps,
+        warmup_proportion=config.warmup_proportion,
+        layerwise_lr_decay_power=config.layerwise_lr_decay,
+        n_transformer_layers=n_transformer_layers,
+        layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
+        **common,
     )
 
 

@@ -99,18 +99,31 @@ def tiny_config(data_dir, model_name="tiny", **hparams):
     )
 
 
-def run_python(code, env=None, timeout=300, check=True):
-    """Runs `code` in a fresh Python (for device setup before TF starts)."""
+def start_python(code, env=None):
+    """Starts `code` in a fresh Python (for device setup before TF starts)
+    with this tree on its path; stdout and stderr are piped, as text."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
     full_env.update(env or {})
-    result = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env=full_env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
     )
+
+
+def run_python(code, env=None, timeout=300, check=True):
+    """Runs `code` as `start_python` and waits for it."""
+    proc = start_python(code, env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     if check and result.returncode != 0:
         raise AssertionError(
             f"subprocess failed ({result.returncode}):\n{result.stdout}\n"

@@ -7,14 +7,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from electra_tf.checkpoints import load_pretraining_checkpoint
-from pretraining_helpers import HERE, ROOT, make_data_dir, run_python
+from pretraining_helpers import HERE, make_data_dir, run_python, start_python
 
 TWO_CPUS = """
 import tensorflow as tf
@@ -174,23 +173,8 @@ def _run_workers(data_dir, steps):
     procs = []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = dict(
-            os.environ,
-            TF_CONFIG=json.dumps(tf_config),
-            TF_CPP_MIN_LOG_LEVEL="2",
-            PYTHONPATH=ROOT,
-        )
         code = WORKER.format(tests=HERE, data_dir=data_dir, steps=steps)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        procs.append(start_python(code, {"TF_CONFIG": json.dumps(tf_config)}))
     outputs = []
     for proc in procs:
         try:

@@ -73,43 +73,45 @@ def _write_lines(path, lines):
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
-def _sst(data_dir, rng):
-    d = _task_dir(data_dir, "sst")
+def _glue(data_dir, task, header, row):
+    """`task`'s train (64 rows) and dev (32) TSVs: `header`, then row(i)."""
+    d = _task_dir(data_dir, task)
     for split, n in (("train", 64), ("dev", 32)):
-        rows = ["sentence\tlabel"]
-        for i in range(n):
-            label = i % 2
-            rows.append(_words(rng, 5, 30, 5) if label else _words(rng, 50, 75, 5))
-            rows[-1] += f"\t{label}"
-        _write_lines(d / f"{split}.tsv", rows)
+        _write_lines(d / f"{split}.tsv", [header] + [row(i) for i in range(n)])
+    return d
+
+
+def _sst(data_dir, rng):
+    def row(i):
+        label = i % 2
+        text = _words(rng, 5, 30, 5) if label else _words(rng, 50, 75, 5)
+        return f"{text}\t{label}"
+
+    d = _glue(data_dir, "sst", "sentence\tlabel", row)
     _write_lines(d / "test.tsv", ["index\tsentence"] + [f"{i}\t{_words(rng, 5, 75, 5)}" for i in range(5)])
 
 
 def _rte(data_dir, rng):
-    d = _task_dir(data_dir, "rte")
-    for split, n in (("train", 64), ("dev", 32)):
-        rows = ["index\tsentence1\tsentence2\tlabel"]
-        for i in range(n):
-            yes = i % 2
-            b = _words(rng, 5, 30, 4) if yes else _words(rng, 50, 75, 4)
-            label = "entailment" if yes else "not_entailment"
-            rows.append(f"{i}\t{_words(rng, 5, 75, 4)}\t{b}\t{label}")
-        _write_lines(d / f"{split}.tsv", rows)
+    def row(i):
+        yes = i % 2
+        b = _words(rng, 5, 30, 4) if yes else _words(rng, 50, 75, 4)
+        label = "entailment" if yes else "not_entailment"
+        return f"{i}\t{_words(rng, 5, 75, 4)}\t{b}\t{label}"
+
+    _glue(data_dir, "rte", "index\tsentence1\tsentence2\tlabel", row)
 
 
 def _sts(data_dir, rng):
-    d = _task_dir(data_dir, "sts")
+    def row(i):
+        k = i % 5
+        words = [f"tok{w}" for w in rng.integers(5, 30, k)]
+        words += [f"tok{w}" for w in rng.integers(50, 75, 4 - k)] if k < 4 else []
+        text_a = " ".join(rng.permutation(words)) if words else "tok60"
+        score = 5.0 * k / 4
+        return f"{i}\tg\tf\ty\t{i}\ts\ts\t{text_a}\t{_words(rng, 30, 50, 3)}\t{score}"
+
     header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
-    for split, n in (("train", 64), ("dev", 32)):
-        rows = [header]
-        for i in range(n):
-            k = i % 5
-            words = [f"tok{w}" for w in rng.integers(5, 30, k)]
-            words += [f"tok{w}" for w in rng.integers(50, 75, 4 - k)] if k < 4 else []
-            text_a = " ".join(rng.permutation(words)) if words else "tok60"
-            score = 5.0 * k / 4
-            rows.append(f"{i}\tg\tf\ty\t{i}\ts\ts\t{text_a}\t{_words(rng, 30, 50, 3)}\t{score}")
-        _write_lines(d / f"{split}.tsv", rows)
+    _glue(data_dir, "sts", header, row)
 
 
 def _qa_paragraph(rng, qid, answerable=True):
@@ -309,8 +311,9 @@ def test_cli_multitask_from_our_pretraining_run(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Initialised the encoder from pre-training checkpoint" in proc.stdout
-    # 64 rte + 2 x 64 sts records (double_unordered) / 16 x 8 epochs
-    assert "step 96/96" in proc.stdout
+    # 64 rte + 2 x 64 sts records (double_unordered) / 16 x 8 epochs; the
+    # loss function's epoch is logged with its loss
+    assert re.search(r"step 96/96 \(100\.0%\) \| loss \d+\.\d{4} epoch 8\.0000 \| ", proc.stdout)
     results_dir = data_dir / "models" / "ours" / "results"
     with open(results_dir / "rte,sts_results.pkl", "rb") as f:
         (results,) = pickle.load(f)

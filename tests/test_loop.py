@@ -2,6 +2,7 @@
 computed by hand: clipping, schedule, Adam, cadence, resume, NaN guard,
 progress lines and TensorBoard scalars."""
 
+import doctest
 import glob
 import os
 
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 from electra_tf.optimization import create_optimizer
 from electra_tf.checkpoints import CheckpointError, ours
-from electra_tf.training import distribution, loop
+from electra_tf.training import distribution, loop, metrics_writer
 
 # Batches near the initial weights (small gradients) alternate with far
 # ones (gradients clipped).
@@ -179,25 +180,42 @@ def test_non_finite_loss_stops_naming_step_and_checkpoint(tmp_path):
 
 
 def test_progress_lines_and_tensorboard_scalars(tmp_path):
+    model = make_model()
+
+    def loss_fn(batch, step):
+        # a scalar that is not a loss: logged and written all the same
+        epoch = tf.cast(step + 1, tf.float32) / 4
+        return dict(loss_fn_for(model)(batch, step), epoch=epoch)
+
     lines = []
-    train(tmp_path, 5, lines=lines, log_every_seconds=0.0, summary_dir=str(tmp_path))
+    train(tmp_path, 5, model=model, loss_fn=loss_fn, lines=lines,
+          log_every_seconds=0.0, summary_dir=str(tmp_path))
     assert lines[0] == "Training steps 0 -> 5."
     progress = [l for l in lines if l.startswith("step ")]
     # every step but the first (tracing) call
     assert [l.split()[1] for l in progress] == ["2/5", "3/5", "4/5", "5/5"]
     assert "(60.0%)" in progress[1] and "examples/s" in progress[1]
-    assert "ETA" in progress[1] and "loss " in progress[1]
+    assert "ETA" in progress[1]
+    # step 3's loss, by hand: the weights after steps 1-2, batch 2
+    k, b, _ = numpy_training(2)
+    loss = 5.0 * np.mean((X[2] @ k + b[0] - Y[2]) ** 2)
+    assert f"| loss {loss:.4f} epoch 0.7500 | " in progress[1]
     lr_step2 = 0.1 * (1 - 2 / 6)  # the rate used by step 3 (global_step 2)
     assert f"lr {lr_step2:.3e}" in progress[1]
     assert lines[-1].startswith("Done: steps 0 -> 5") and "ckpt-5" in lines[-1]
+    assert "epoch 1.2500; checkpoint" in lines[-1]
     values = {}
     for path in glob.glob(str(tmp_path / "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 number = tf.make_ndarray(value.tensor)
                 values.setdefault(value.tag, {})[event.step] = float(number)
-    assert set(values) >= {"loss", "learning_rate", "grad_norm", "examples_per_second"}
+    assert set(values) == {
+        "loss", "epoch", "learning_rate", "grad_norm", "examples_per_second"
+    }
     assert values["learning_rate"][3] == pytest.approx(lr_step2)
+    assert values["epoch"] == {2: 0.5, 3: 0.75, 4: 1.0, 5: 1.25}
+    assert values["loss"][3] == pytest.approx(loss, rel=1e-5)
     few = []
     train(tmp_path / "quiet", 5, lines=few, log_every_seconds=1e9)
     assert [l.split()[1] for l in few if l.startswith("step ")] == ["5/5"]
@@ -223,3 +241,11 @@ def test_rng_state_variables_are_the_dropout_seeds():
     states = ours.rng_state_variables(model)
     assert sorted(states) == ["electra_tf/rng/0", "electra_tf/rng/1"]
     assert all(v.path.endswith("seed_generator_state") for v in states.values())
+
+
+def test_docstring_examples_run():
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for module in (loop, metrics_writer):
+        for test in finder.find(module, globs=vars(module)):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 7

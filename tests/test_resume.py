@@ -4,15 +4,13 @@ RNG state and the input position must both be restored)."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pretraining_helpers import HERE, ROOT, make_data_dir
+from pretraining_helpers import HERE, make_data_dir, start_python
 
 STEPS = 160
 
@@ -29,15 +27,7 @@ electra_tf.pretraining.runner.run(config)
 
 def _start(data_dir, name):
     code = RUN.format(tests=HERE, data_dir=data_dir, name=name, steps=STEPS)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    return subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_python(code)
 
 
 def _finish(proc):

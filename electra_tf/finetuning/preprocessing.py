@@ -279,11 +279,22 @@ class Preprocessor:
             for name, t in example.items()
         }
 
-    def make_dataset(self, path, is_training, seed=None):
-        """Batches of feature dicts; training repeats and shuffles (100)."""
+    def make_dataset(self, path, is_training, seed=None, input_context=None):
+        """Batches of feature dicts; training repeats and shuffles (100).
+
+        With a `tf.distribute.InputContext`, this pipeline's share of the
+        records in per-replica batches (see `distribution.DistributedInput`).
+        """
         d = tf.data.TFRecordDataset(path)
+        batch_size = self._batch_size(is_training)
+        if input_context is not None:
+            d = d.shard(
+                input_context.num_input_pipelines,
+                input_context.input_pipeline_id,
+            )
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
         if is_training:
             d = d.repeat().shuffle(buffer_size=100, seed=seed)
         d = d.map(self.decode_tfrecord, num_parallel_calls=tf.data.AUTOTUNE)
-        d = d.batch(self._batch_size(is_training), drop_remainder=True)
+        d = d.batch(batch_size, drop_remainder=True)
         return d.prefetch(tf.data.AUTOTUNE)

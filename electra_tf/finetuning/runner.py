@@ -6,12 +6,12 @@ is initialised from `init_checkpoint`, trained for `num_train_epochs` over
 the cached records, evaluated on `dev` (results appended to
 `results/<tasks>_results.{txt,pkl}`) and optionally run on the test splits.
 Each trial has its own recorded seed; the medians over trials are logged
-and written to `results/<tasks>_trials.json`.
+and written to `results/<tasks>_trials.json`. Everything the run reports
+goes through its `log` callable, as in the pre-training run.
 """
 
 import collections
 import json
-import logging
 import os
 import pickle
 import re
@@ -20,21 +20,18 @@ import shutil
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
-from electra_tf import optimization
 from electra_tf import checkpoints
 from electra_tf.checkpoints import finetuned
 from electra_tf.config import HparamError
 from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
 from electra_tf.models.finetuner import FinetuningModel
+from electra_tf.optimization import create_optimizer_for
 from electra_tf.training import distribution
 from electra_tf.training import loop
+from electra_tf.training.metrics_writer import write_scalars
 
-logger = logging.getLogger(__name__)
-
-LOG_EVERY_SECONDS = 5.0
 GLUE_TEST_TASKS = ("cola", "mrpc", "mnli", "sst", "rte", "qnli", "qqp", "sts")
 
 
@@ -69,34 +66,6 @@ def build_model(config, tasks):
     )
 
 
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-).SerializeToString()
-
-
-def write_scalars(writer, step, scalars):
-    """TensorBoard scalars; `tf.summary.write` needs no tensorboard package."""
-    with writer.as_default(step=step):
-        for tag, value in scalars.items():
-            value = tf.constant(float(value))
-            tf.summary.write(tag, value, metadata=_SCALAR_METADATA)
-
-
-def create_optimizer(config, num_train_steps, n_layers):
-    """The original's fine-tuning optimizer (model/optimization.py:
-    create_optimizer): warmup over 10% of
-    the steps, linear decay, layer-wise rates (`layerwise_lr_decay`)."""
-    return optimization.create_optimizer(
-        config.learning_rate,
-        num_train_steps,
-        weight_decay_rate=config.weight_decay_rate,
-        warmup_proportion=config.warmup_proportion,
-        layerwise_lr_decay_power=config.layerwise_lr_decay,
-        n_transformer_layers=n_layers,
-        layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
-    )
-
-
 class ModelRunner:
     """Trains and evaluates one trial.
 
@@ -106,9 +75,11 @@ class ModelRunner:
         model_dir: this trial's directory (checkpoints, TensorBoard events).
         seed: this trial's seed (dropout, initialisation, data shuffling).
         strategy: the tf.distribute strategy training runs under.
+        log: called with each line the trial reports.
     """
 
-    def __init__(self, config, tasks, model_dir, seed, strategy):
+    def __init__(self, config, tasks, model_dir, seed, strategy, log=print):
+        self._log = log
         self._config = config
         self._tasks = tasks
         self._model_dir = model_dir
@@ -148,19 +119,19 @@ class ModelRunner:
         )
 
     def train(self):
-        """Trains for `train_steps` steps with the shared training loop."""
+        """Trains for `train_steps` steps with the shared training loop; the
+        progress lines and TensorBoard scalars include the epoch."""
         config, strategy = self._config, self._strategy
         with strategy.scope():
-            optimizer = create_optimizer(
+            optimizer = create_optimizer_for(
                 config, self.train_steps, self.model.config.num_hidden_layers
             )
-            if config.mixed_precision == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            optimizer.build(self.model.trainable_variables)
-        dataset = self._preprocessor.make_dataset(
-            self._train_path, True, seed=self._seed
+        inputs = distribution.DistributedInput(
+            strategy,
+            lambda context: self._preprocessor.make_dataset(
+                self._train_path, True, self._seed, context
+            ),
         )
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
         steps_per_epoch = self.train_steps / config.num_train_epochs
 
         def loss_fn(features, step):
@@ -170,19 +141,12 @@ class ModelRunner:
             epoch = tf.cast(step + 1, tf.float32) / steps_per_epoch
             return {"loss": loss, "epoch": epoch}
 
-        def log(message):
-            match = re.match(r"step (\d+)/", message)
-            if match:  # the loop's progress line, plus the epoch
-                epoch = int(match.group(1)) / steps_per_epoch
-                message += f" | epoch {epoch:.2f}"
-            logger.info(message)
-
         loop.train(
             strategy,
             self.model,
             optimizer,
             loss_fn,
-            iterator,
+            inputs,
             finetuned.ByNameCheckpointer(
                 self.model, self._model_dir, self._chief
             ),
@@ -191,8 +155,7 @@ class ModelRunner:
             config.train_batch_size,
             jit_compile=config.jit_compile,
             summary_dir=self._model_dir if self._chief else None,
-            log_every_seconds=LOG_EVERY_SECONDS,
-            log=log if self._chief else (lambda message: None),
+            log=self._log,
         )
 
     def _predictions(self, tasks, split):
@@ -212,9 +175,9 @@ class ModelRunner:
                 name = self._config.task_names[task_id]
                 yield name, {k: v[i] for k, v in by_task[name].items()}
 
-    def evaluate_task(self, task, split="dev", return_results=True):
-        """Scores `task` on `split`: the metrics dict, or the scorer itself."""
-        logger.info("Evaluating %s on %s", task.name, split)
+    def _scorer(self, task, split):
+        """`task`'s scorer, updated with the model's outputs on `split`."""
+        self._log(f"Evaluating {task.name} on {split}")
         scorer = task.get_scorer(split)
         n = 0
         for _, result in self._predictions([task], split):
@@ -224,25 +187,28 @@ class ModelRunner:
             raise ValueError(
                 f"The {split} split of {task.name} has no examples."
             )
-        if not return_results:
-            return scorer
-        logger.info("%s: %s", task.name, scorer.results_str())
+        return scorer
+
+    def evaluate_task(self, task, split="dev"):
+        """`task`'s metrics on `split`, {name: value}."""
+        scorer = self._scorer(task, split)
+        self._log(f"{task.name}: {scorer.results_str()}")
         return dict(scorer.get_results())
 
-    def evaluate(self, step=None):
+    def evaluate(self):
+        """{task: metrics} on dev, also written as TensorBoard scalars
+        `dev/<task>/<metric>` at the last training step."""
         results = {task.name: self.evaluate_task(task) for task in self._tasks}
-        if self._writer is None:
-            return results
-        write_scalars(
-            self._writer,
-            step or self.train_steps,
-            {
-                f"dev/{task_name}/{key}": value
-                for task_name, metrics in results.items()
-                for key, value in metrics.items()
-            },
-        )
-        self._writer.flush()
+        if self._writer is not None:
+            write_scalars(
+                self._writer,
+                self.train_steps,
+                {
+                    f"dev/{task_name}/{key}": value
+                    for task_name, metrics in results.items()
+                    for key, value in metrics.items()
+                },
+            )
         return results
 
     def write_test_outputs(self, trial):
@@ -259,14 +225,11 @@ class ModelRunner:
                     tf.io.gfile.makedirs(os.path.dirname(path))
                     with tf.io.gfile.GFile(path, "wb") as f:
                         pickle.dump(outputs, f, pickle.HIGHEST_PROTOCOL)
-                    logger.info(
-                        "Wrote %d %s predictions to %s",
-                        len(outputs),
-                        split,
-                        path,
+                    self._log(
+                        f"Wrote {len(outputs)} {split} predictions to {path}"
                     )
             elif task.name == "squad":
-                scorer = self.evaluate_task(task, "test", False)
+                scorer = self._scorer(task, "test")
                 preds, null_odds, _ = scorer.write_predictions()
                 answers = {
                     q: "" if null_odds[q] > config.qa_na_threshold else a
@@ -279,10 +242,9 @@ class ModelRunner:
                 with tf.io.gfile.GFile(path, "w") as f:
                     json.dump(answers, f)
             else:
-                logger.info(
-                    "Skipping %s: writing test predictions is supported for "
-                    "GLUE and SQuAD 2.0 only (as the original).",
-                    task.name,
+                self._log(
+                    f"Skipping {task.name}: writing test predictions is "
+                    "supported for GLUE and SQuAD 2.0 only (as the original)."
                 )
 
 
@@ -323,8 +285,9 @@ def _write_trials(config, trials, results):
         json.dump(summary, f, indent=2, default=float)
 
 
-def run(config):
+def run(config, log=print):
     """Runs `num_trials` trials; returns the list of per-trial dev results.
+    Each line the run reports goes to `log` (on the chief only).
 
     Sets the Keras precision policy for the run (restored afterwards).
     """
@@ -333,8 +296,10 @@ def run(config):
     strategy = distribution.strategy_from_config(config)
     if config.do_train:
         distribution.check_global_batch(config.train_batch_size, strategy)
+    if not distribution.is_chief(strategy):
+        log = lambda message: None  # noqa: E731 (only the chief reports)
     with distribution.precision_policy(config.mixed_precision):
-        return _run_trials(config, strategy)
+        return _run_trials(config, strategy, log)
 
 
 def _check_not_input(config, model_dir):
@@ -352,10 +317,9 @@ def _check_not_input(config, model_dir):
         )
 
 
-def _run_trials(config, strategy):
+def _run_trials(config, strategy, log):
     chief = distribution.is_chief(strategy)
-    if chief:
-        logger.info("Config: %s", config.to_json())
+    log(f"Config: {config.to_json()}")
     tasks = preprocessing.get_tasks(config)
     preprocessing.check_inputs(config, tasks)
     results, trials = [], []
@@ -363,25 +327,25 @@ def _run_trials(config, strategy):
     while config.num_trials < 0 or trial <= config.num_trials:
         seed = config.seed + trial - 1
         model_dir = config.trial_model_dir(trial)
-        logger.info(
-            "Trial %d/%d (seed %d): %s",
-            trial,
-            config.num_trials,
-            seed,
-            model_dir,
-        )
+        log(f"Trial {trial}/{config.num_trials} (seed {seed}): {model_dir}")
         if config.do_train and chief:
             if tf.io.gfile.exists(model_dir):
                 tf.io.gfile.rmtree(model_dir)
             finetuned.write_description(model_dir, config, head_specs(tasks))
         keras.utils.set_random_seed(seed)
-        runner = ModelRunner(config, tasks, model_dir, seed, strategy)
+        runner = ModelRunner(config, tasks, model_dir, seed, strategy, log)
         if config.do_train:
             runner.train()
         if config.do_eval:
             results.append(runner.evaluate())
-            trials.append({"trial": trial, "seed": seed, "model_dir": model_dir,
-                           "results": results[-1]})
+            trials.append(
+                {
+                    "trial": trial,
+                    "seed": seed,
+                    "model_dir": model_dir,
+                    "results": results[-1],
+                }
+            )
             if chief:
                 write_results(config, results)
                 _write_trials(config, trials, results)
@@ -392,10 +356,6 @@ def _run_trials(config, strategy):
         trial += 1
     if results:
         for task_name, metrics in median_results(results).items():
-            logger.info(
-                "Median over %d trial(s) - %s: %s",
-                len(results),
-                task_name,
-                " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items()),
-            )
+            values = " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items())
+            log(f"Median over {len(results)} trial(s) - {task_name}: {values}")
     return results

@@ -177,7 +177,7 @@ def _framed_bytes(records):
 
 
 def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
-                 is_training=True, input_context=None, vocab_size=None):
+                 input_context=None, vocab_size=None):
     """An infinite, shuffled dataset of {input_ids, input_mask, segment_ids}
     int32 [B, L] batches (drop_remainder=True).
 
@@ -189,8 +189,6 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
       seed: seeds both shuffles; the same seed gives the same batches
         under the same TF global seed (tf.data combines the two; the
         runners set it from the config's `seed`).
-      is_training: unused for the order (always deterministic here); kept
-        for the original's signature.
       input_context: a `tf.distribute.InputContext`; files (or, with fewer
         files than pipelines, records) are split across pipelines.
       vocab_size: when given, every file is checked to hold no id >= it.
@@ -198,7 +196,6 @@ def make_dataset(file_patterns, batch_size, max_seq_length, seed=0,
     Every file is read once before training (`check_records`): a corrupt,
     truncated or other-vocab shard fails here, naming the file.
     """
-    del is_training
     # Empty shards (a small corpus spread over many files) are left out:
     # a repeated stream of empty files would never yield a record.
     files = check_files(
@@ -251,7 +248,6 @@ def input_fn(config, is_training, input_context=None):
         config.train_batch_size if is_training else config.eval_batch_size,
         config.max_seq_length,
         seed=config.seed if is_training else config.seed + 2,
-        is_training=is_training,
         input_context=input_context,
         vocab_size=config.vocab_size,
     )

@@ -7,7 +7,6 @@ optimizer and checkpoints wired together; training runs
 (the original configures but never writes them).
 """
 
-import logging
 import os
 import pickle
 import shutil
@@ -20,7 +19,7 @@ from electra_tf import checkpoints, tokenization
 from electra_tf.errors import MissingInputError
 from electra_tf.checkpoints import original, ours
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.optimization import create_optimizer
+from electra_tf.optimization import create_optimizer_for
 from electra_tf.pretraining import data
 from electra_tf.pretraining.eval_metrics import PretrainingMetrics
 from electra_tf.training import distribution, loop
@@ -95,27 +94,12 @@ def _remove_for_debug(model_dir, log):
     if not tf.io.gfile.exists(model_dir):
         return
     count = len(original.indexed_checkpoints(model_dir))
-    message = (
+    log(
         f"warning: debug is true, so the existing model directory {model_dir} "
         f"({count} checkpoint(s)) is deleted, as the original does; set "
         "debug false to resume from it instead."
     )
-    log(message)
-    logging.warning(message)
     shutil.rmtree(model_dir, ignore_errors=True)
-
-
-def _optimizer(config):
-    optimizer = create_optimizer(
-        config.learning_rate,
-        config.num_train_steps,
-        weight_decay_rate=config.weight_decay_rate,
-        warmup_steps=config.num_warmup_steps,
-        lr_decay_power=config.lr_decay_power,
-    )
-    if config.mixed_precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
 
 
 def _restore_for_eval(model, model_dir):
@@ -175,7 +159,7 @@ def train(config, strategy, model, log=print):
     """Trains until `num_train_steps`, resuming from `model_dir`."""
     chief = distribution.is_chief(strategy)
     with strategy.scope():
-        optimizer = _optimizer(config)
+        optimizer = create_optimizer_for(config, config.num_train_steps)
         optimizer.build(model.trainable_variables)
     inputs = distribution.DistributedInput(
         strategy, lambda context: data.input_fn(config, True, context)

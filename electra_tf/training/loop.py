@@ -14,15 +14,14 @@ import time
 
 import keras
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from electra_tf.errors import InputError
 from electra_tf.optimization import clip_by_global_norm
+from electra_tf.training.metrics_writer import write_scalars
 
-# TensorBoard's scalar plugin; tf.summary.write needs no tensorboard package.
-_SCALAR = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-)
+# The scalars the loop adds to the loss function's; the progress line shows
+# them in their own field.
+_LOOP_SCALARS = ("grad_norm", "learning_rate")
 
 
 class NonFiniteLossError(InputError, FloatingPointError):
@@ -133,8 +132,14 @@ def _duration(seconds):
 
 
 def _format_scalars(scalars):
+    """The loss function's scalars, in its order (the loop's left out).
+
+    Example:
+        >>> _format_scalars({"loss": 0.693147, "epoch": 2, "grad_norm": 1.0})
+        'loss 0.6931 epoch 2.0000'
+    """
     return " ".join(
-        f"{k} {v:.4f}" for k, v in scalars.items() if k.endswith("loss")
+        f"{k} {v:.4f}" for k, v in scalars.items() if k not in _LOOP_SCALARS
     )
 
 
@@ -161,8 +166,9 @@ def train(
     the restored checkpoint, so re-running resumes. A checkpoint is written
     every `save_checkpoints_steps` steps and at the end; calls of
     `steps_per_call` steps never cross one. Progress is printed at most
-    every `log_every_seconds` (and written as TensorBoard scalars to
-    `summary_dir`). Returns the last step's scalars as floats.
+    every `log_every_seconds`: every scalar `loss_fn` returns, then the
+    learning rate, gradient norm and speed (all also written as TensorBoard
+    scalars to `summary_dir`). Returns the last step's scalars as floats.
     `checkpointer` has `save(step)`, `latest` and `last_finite(step)` (the
     newest checkpoint older than `step` whose weights were finite).
     Raises NonFiniteLossError naming the step and the last good checkpoint.
@@ -262,11 +268,6 @@ def _log_progress(
         f"{steps_rate * batch:.1f} examples/s | elapsed {_duration(elapsed)} "
         f"ETA {eta}"
     )
-    if writer is None:
-        return
-    values = dict(scalars, examples_per_second=steps_rate * batch)
-    with writer.as_default(step=step):
-        for name, value in values.items():
-            value = tf.constant(value, tf.float32)
-            tf.summary.write(name, value, metadata=_SCALAR)
-    writer.flush()
+    if writer is not None:
+        values = dict(scalars, examples_per_second=steps_rate * batch)
+        write_scalars(writer, step, values)
