@@ -10,6 +10,7 @@ import pytest
 import finetuning_helpers as ft
 import pretraining_helpers as pt
 from bad_input import assert_clear_failure, run_cli
+from helpers import TINY, write_vocab
 
 PRETRAIN = ["run_pretraining.py", "--model-name", "m"]
 FINETUNE = ["run_finetuning.py", "--model-name", "m"]
@@ -22,7 +23,7 @@ def pretraining_dir(tmp_path_factory):
 
 def _pretrain(data_dir, hparams, expect):
     text = hparams if isinstance(hparams, str) else json.dumps(
-        dict(pt.TINY, **hparams)
+        dict(TINY, **hparams)
     )
     args = PRETRAIN + ["--data-dir", data_dir, "--hparams", text]
     return assert_clear_failure(args, expect, keep=[data_dir])
@@ -54,7 +55,7 @@ def test_pretraining_missing_hparams_file(pretraining_dir, tmp_path):
 
 def _finetuning_dir(tmp_path, task="rte"):
     data_dir = str(tmp_path)
-    ft.write_vocab(data_dir)
+    write_vocab(data_dir, ft.WORDS)
     ft.write_tsv(data_dir, "rte", "train", [
         ["index", "sentence1", "sentence2", "label"],
         ["0", "the cat sat", "a dog ran", "entailment"],
