@@ -10,7 +10,7 @@ import pytest
 import finetuning_helpers as ft
 import pretraining_helpers as pt
 from bad_input import assert_clear_failure, run_cli
-from helpers import TINY, write_vocab
+from helpers import SCRIPTS, TINY, write_vocab
 
 PRETRAIN = ["run_pretraining.py", "--model-name", "m"]
 FINETUNE = ["run_finetuning.py", "--model-name", "m"]
@@ -119,15 +119,7 @@ def test_finetuning_bad_squad_dev_found_before_training(tmp_path, text, expect):
 
 
 def test_unexpected_errors_keep_their_traceback_with_tensorflow_quiet():
-    code = (
-        "from electra_tf import cli, errors\n"
-        "cli.import_tensorflow_quietly()\n"
-        "import logging; cli.log_to_stdout()\n"
-        "logging.getLogger('x').warning('to stdout')\n"
-        "def main(): raise RuntimeError('a bug')\n"
-        "errors.run_cli(main)\n"
-    )
-    result = run_cli(["-c", code])
+    result = run_cli([os.path.join(SCRIPTS, "unexpected_error.py")])
     assert result.returncode == 1
     assert "to stdout" in result.stdout and "to stdout" not in result.stderr
     assert result.stderr.startswith("Traceback (most recent call last):")
