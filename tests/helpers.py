@@ -235,9 +235,9 @@ def finish_script(proc, timeout=300):
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
-    assert proc.returncode == 0, (
-        f"script failed ({proc.returncode}):\n{out}\n{err[-4000:]}"
-    )
+    assert (
+        proc.returncode == 0
+    ), f"script failed ({proc.returncode}):\n{out}\n{err[-4000:]}"
     return out
 
 

@@ -17,20 +17,25 @@ PACKAGE = os.path.join(ROOT, "electra_tf")
 # (level, modules below electra_tf): a name gives one module its level, a
 # `pkg.*` pattern the modules of a package that have no name of their own
 # ("" is electra_tf/__init__.py itself).
+# fmt: off
 LEVELS = [
-    (0, ["errors", "cli"]),  # leaves: error kinds, quiet TF start-up
-    (1, ["hparam_ranges"]),  # leaf: the hparam types and ranges
-    (2, ["optimization", "flops"]),  # generic math
-    (3, ["training", "training.*"]),  # generic loop and strategies
-    (4, ["config", "config.*", "tokenization", "tf_text_tokenizer", "vocab_builder"]),
+    (0, ["errors", "cli"]),            # leaves: error kinds, quiet start-up
+    (1, ["hparam_ranges"]),            # leaf: hparam types and ranges
+    (2, ["optimization", "flops"]),    # generic math
+    (3, ["training", "training.*"]),   # generic loop and strategies
+    (4, ["config", "config.*", "tokenization", "tf_text_tokenizer",
+         "vocab_builder"]),
     (5, ["layers", "layers.*"]),
-    (6, ["models", "models.*"]),  # masking, encoder, pretrainer, finetuner
+    (6, ["models", "models.*"]),       # masking, encoder, pretrainer, ...
     (6, ["pretraining", "pretraining.*"]),  # the data side
-    (6, ["finetuning.*"]),  # the tasks
+    (6, ["finetuning.*"]),             # the tasks
     (7, ["checkpoints", "checkpoints.*"]),
-    (8, ["serving", "serving.*", "pretraining.runner", "finetuning.runner"]),
-    (9, ["pretraining.summary", "finetuning", "convert", "export", "pipeline", ""]),
+    (8, ["serving", "serving.*", "pretraining.runner",
+         "finetuning.runner"]),        # the wiring
+    (9, ["pretraining.summary", "finetuning", "convert", "export",
+         "pipeline", ""]),             # CLIs, public names
 ]
+# fmt: on
 
 
 # Imports inside a function body allowed to go up, (importer, imported)
@@ -87,11 +92,15 @@ def _imports(module):
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
-                    parts = module.split(".")[: len(module.split(".")) - child.level + init]
+                    parts = module.split(".")[
+                        : len(module.split(".")) - child.level + init
+                    ]
                     base = ".".join(parts + ([base] if base else []))
                 for alias in child.names:
                     sub = f"{base}.{alias.name}"
-                    yield (sub if sub in MODULES else base), child.lineno, inside
+                    yield (
+                        sub if sub in MODULES else base
+                    ), child.lineno, inside
             yield from walk(child, inside)
 
     return list(walk(tree, False))
@@ -100,7 +109,9 @@ def _imports(module):
 def _allowed(module, imported, on_use):
     if level(imported) < level(module):
         return True
-    if level(imported) == level(module) and package(imported) == package(module):
+    if level(imported) == level(module) and package(imported) == package(
+        module
+    ):
         return True
     return on_use and any(
         module.startswith(a) and imported.startswith(b) for a, b in ON_USE
@@ -109,7 +120,9 @@ def _allowed(module, imported, on_use):
 
 def test_every_module_has_a_level():
     names = sorted(MODULES)
-    assert "electra_tf.layers.attention" in names and "electra_tf.config" in names
+    assert (
+        "electra_tf.layers.attention" in names and "electra_tf.config" in names
+    )
     assert {level(m) for m in names} == set(range(10))
 
 
@@ -117,24 +130,38 @@ def test_every_module_has_a_level():
 def test_imports_flow_downward(module):
     bad = []
     for name, line, on_use in _imports(module):
-        assert not name.startswith(("run_pretraining", "run_finetuning")), module
+        assert not name.startswith(
+            ("run_pretraining", "run_finetuning")
+        ), module
         assert name != "absl.flags", f"{module} parses flags; only run_*.py may"
         if name.split(".")[0] != "electra_tf":
             continue
         assert name in MODULES, f"{module}:{line} imports unknown {name}"
         if not _allowed(module, name, on_use):
             bad.append(f"line {line}: {name} (level {level(name)})")
-    assert not bad, f"{module} (level {level(module)}) imports " + ", ".join(bad)
+    assert not bad, f"{module} (level {level(module)}) imports " + ", ".join(
+        bad
+    )
 
 
 def test_the_levels_reject_the_known_wrong_directions():
     """The table itself: each hard rule of the house is a level order."""
-    assert not _allowed("electra_tf.layers.heads", "electra_tf.models.encoder", True)
-    assert not _allowed("electra_tf.models.pretrainer", "electra_tf.pretraining.data", False)
-    assert not _allowed("electra_tf.models.finetuner", "electra_tf.finetuning.task", True)
-    assert not _allowed("electra_tf.pretraining.data", "electra_tf.models.encoder", False)
+    assert not _allowed(
+        "electra_tf.layers.heads", "electra_tf.models.encoder", True
+    )
+    assert not _allowed(
+        "electra_tf.models.pretrainer", "electra_tf.pretraining.data", False
+    )
+    assert not _allowed(
+        "electra_tf.models.finetuner", "electra_tf.finetuning.task", True
+    )
+    assert not _allowed(
+        "electra_tf.pretraining.data", "electra_tf.models.encoder", False
+    )
     assert not _allowed("electra_tf.training.loop", "electra_tf.config", False)
-    assert not _allowed("electra_tf.models.encoder", "electra_tf.checkpoints", False)
+    assert not _allowed(
+        "electra_tf.models.encoder", "electra_tf.checkpoints", False
+    )
     assert _allowed("electra_tf.models.encoder", "electra_tf.checkpoints", True)
 
 
@@ -144,7 +171,10 @@ def test_public_names_resolve():
     for name in electra_tf.__all__:
         # `pipeline` is the callable module `electra_tf.pipeline` once the
         # CLI module has been imported, the function before.
-        assert getattr(electra_tf, name).__name__ in (name, f"electra_tf.{name}")
+        assert getattr(electra_tf, name).__name__ in (
+            name,
+            f"electra_tf.{name}",
+        )
         assert callable(getattr(electra_tf, name))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         electra_tf.Nope

@@ -12,4 +12,6 @@ import electra_tf.pretraining  # noqa: E402
 from helpers import tiny_config  # noqa: E402
 
 data_dir, model_name, hparams = sys.argv[1:]
-electra_tf.pretraining.run(tiny_config(data_dir, model_name, **json.loads(hparams)))
+electra_tf.pretraining.run(
+    tiny_config(data_dir, model_name, **json.loads(hparams))
+)
