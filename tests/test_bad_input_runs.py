@@ -10,7 +10,7 @@ import pytest
 import finetuning_helpers as ft
 import pretraining_helpers as pt
 from bad_input import assert_clear_failure, run_cli
-from helpers import SCRIPTS, TINY, write_vocab
+from helpers import SCRIPTS, TINY, VOCAB_SIZE, write_vocab
 
 PRETRAIN = ["run_pretraining.py", "--model-name", "m"]
 FINETUNE = ["run_finetuning.py", "--model-name", "m"]
@@ -144,6 +144,6 @@ def test_pretraining_truncated_shard_is_named(tmp_path):
 def test_pretraining_ids_beyond_the_vocab_are_named(tmp_path):
     data_dir = pt.make_data_dir(tmp_path / "data", n_examples=16)
     rows = pt.random_examples(8, 16, seed=3)
-    rows[0][0][1] = pt.VOCAB_SIZE + 5  # an id the vocab does not have
+    rows[0][0][1] = VOCAB_SIZE + 5  # an id the vocab does not have
     pt.write_records(_shard(data_dir), rows)
-    _pretrain(data_dir, {}, [_shard(data_dir), f"{pt.VOCAB_SIZE + 5}"])
+    _pretrain(data_dir, {}, [_shard(data_dir), f"{VOCAB_SIZE + 5}"])
