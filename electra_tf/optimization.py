@@ -357,18 +357,3 @@ def create_optimizer_for(config, num_train_steps, n_transformer_layers=None):
         layerwise_lr_decay_corrected=config.layerwise_lr_decay_corrected,
         **common,
     )
-
-
-def clip_by_global_norm(grads, clip_norm=1.0):
-    """TF's global-norm clipping: `g * clip_norm / max(norm, clip_norm)`.
-
-    None gradients are passed through; a non-finite norm makes every
-    gradient NaN (TF semantics), which the loss-scale optimizer then skips.
-    Sparse (embedding-lookup) gradients are made dense first so that repeated
-    ids count once with their summed gradient, as with the original's one-hot
-    TPU embeddings. Returns (clipped gradients, global norm before clipping).
-    """
-    present = [tf.convert_to_tensor(g) for g in grads if g is not None]
-    clipped, norm = tf.clip_by_global_norm(present, clip_norm)
-    it = iter(clipped)
-    return [None if g is None else next(it) for g in grads], norm

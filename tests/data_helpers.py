@@ -1,24 +1,17 @@
-"""Helpers for the pre-training data tests: a toy vocab, a scripted RNG and
+"""Helpers for the pre-training data tests: toy words, a scripted RNG and
 a TFRecord reader."""
 
 import glob
 
 import tensorflow as tf
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-CLS, SEP = 2, 3
-
-
-def write_toy_vocab(path, n_words=100):
-    """Specials then words t0..t{n-1}: word tK has id 5 + K."""
-    words = SPECIALS + [f"t{k}" for k in range(n_words)]
-    path.write_text("\n".join(words) + "\n", encoding="utf-8")
-    return str(path)
+# The data tests' toy vocab: `write_vocab(path, VOCAB_SIZE)`, words w0..w99.
+VOCAB_SIZE = 105
 
 
 def words(*ks):
     """Line of toy words with the given numbers."""
-    return " ".join(f"t{k}" for k in ks)
+    return " ".join(f"w{k}" for k in ks)
 
 
 def ids(*ks):

@@ -5,27 +5,22 @@ import os
 
 from electra_tf import config as config_lib
 from electra_tf import tokenization
+from helpers import SPECIALS, write_vocab
 
 # id = position; chosen so that expected features can be read off by hand.
-VOCAB = (
-    "[PAD] [UNK] [CLS] [SEP] [MASK] the cat sat on mat dog ran a is . , ! ? "
+WORDS = (
+    "the cat sat on mat dog ran a is . , ! ? "
     "not play ##s ##ing what who where paris france in 1990 denver broncos "
     "won ( ) - 1895 1943 john smith born was year he she park went to big "
     "red house"
 ).split()
+VOCAB = [*SPECIALS, *WORDS]
 ID = {token: i for i, token in enumerate(VOCAB)}
-
-
-def write_vocab(directory):
-    path = os.path.join(str(directory), "vocab.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(VOCAB) + "\n")
-    return path
 
 
 def make_config(data_dir, **hparams):
     """A FinetuningConfig over `data_dir` with the tiny vocab."""
-    hparams.setdefault("vocab_file", write_vocab(data_dir))
+    hparams.setdefault("vocab_file", write_vocab(data_dir, WORDS))
     return config_lib.FinetuningConfig.from_hparams("tiny", str(data_dir), hparams)
 
 

@@ -16,6 +16,18 @@ def gelu(x):
     return x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def sigmoid_cross_entropy(logits, labels):
+    """tf.nn.sigmoid_cross_entropy_with_logits, in its stable form."""
+    return (
+        np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-abs(logits)))
+    )
+
+
 def layer_norm(x, gamma, beta, eps=1e-12):
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)

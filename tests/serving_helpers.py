@@ -17,6 +17,7 @@ from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import runner
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.tokenization import default_vocab_file
+from helpers import SCRIPTS
 
 MODEL = {
     "vocab_size": 30522,
@@ -75,33 +76,6 @@ def finetuned_dir(data_dir, task_names, **hparams):
     return model_dir, model, config
 
 
-_CALL = r"""
-import base64, pickle, sys
-import tensorflow as tf
-import tensorflow_text  # registers the tokenizer ops
-
-requests = pickle.load(open(sys.argv[1], "rb"))
-results = {}
-loaded = {}
-for key, directory, signature, inputs in requests:
-    if directory not in loaded:
-        loaded[directory] = tf.saved_model.load(directory)
-    fn = loaded[directory].signatures[signature]
-    args = {}
-    for name, value in inputs.items():
-        if isinstance(value[0], str):
-            value = [base64.b64decode(v) for v in value]
-            args[name] = tf.constant(value, tf.string)
-        else:
-            args[name] = tf.constant(value, tf.int32)
-    results[key] = {k: v.numpy() for k, v in fn(**args).items()}
-results["modules"] = sorted(
-    m for m in sys.modules if m.split(".")[0] in ("electra_tf", "keras_hub")
-)
-pickle.dump(results, open(sys.argv[2], "wb"))
-"""
-
-
 def call_fresh(tmp_path, requests):
     """Runs (key, export dir, signature, inputs) requests in a new Python
     that imports only tensorflow and tensorflow_text; {key: outputs}."""
@@ -128,7 +102,8 @@ def call_fresh(tmp_path, requests):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     result = subprocess.run(
-        [sys.executable, "-c", _CALL, request_file, result_file],
+        [sys.executable, os.path.join(SCRIPTS, "call_saved_model.py"),
+         request_file, result_file],
         cwd=str(tmp_path),
         env=env,
         capture_output=True,

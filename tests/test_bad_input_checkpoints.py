@@ -10,7 +10,8 @@ import electra_tf.pretraining.runner
 from bad_input import assert_clear_failure
 from electra_tf.checkpoints import finetuned
 from electra_tf.models.finetuner import FinetuningModel
-from pretraining_helpers import TINY, make_data_dir, tiny_config
+from helpers import TINY, tiny_config
+from pretraining_helpers import make_data_dir
 
 
 @pytest.mark.slow

@@ -13,11 +13,12 @@ import time
 import pytest
 
 from bad_input import ROOT, assert_clear_failure, snapshot
-from data_helpers import write_toy_vocab, words
+from data_helpers import VOCAB_SIZE, words
 from electra_tf import vocab_builder
 from electra_tf.errors import ConfigError, DataError
 from electra_tf.pretraining import build_dataset, data, default_data
 from electra_tf.pretraining.example_builder import looks_binary
+from helpers import write_vocab
 from pretraining_helpers import random_examples, write_records
 
 BUILD = os.path.join(ROOT, "build_pretraining_dataset.py")
@@ -35,7 +36,7 @@ def corpus(tmp_path):
 
 @pytest.fixture()
 def vocab(tmp_path):
-    return write_toy_vocab(tmp_path / "vocab.txt")
+    return write_vocab(tmp_path / "vocab.txt", VOCAB_SIZE)
 
 
 def build_args(corpus, vocab, out, *extra):

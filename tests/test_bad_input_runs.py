@@ -10,6 +10,7 @@ import pytest
 import finetuning_helpers as ft
 import pretraining_helpers as pt
 from bad_input import assert_clear_failure, run_cli
+from helpers import SCRIPTS, TINY, VOCAB_SIZE, write_vocab
 
 PRETRAIN = ["run_pretraining.py", "--model-name", "m"]
 FINETUNE = ["run_finetuning.py", "--model-name", "m"]
@@ -22,7 +23,7 @@ def pretraining_dir(tmp_path_factory):
 
 def _pretrain(data_dir, hparams, expect):
     text = hparams if isinstance(hparams, str) else json.dumps(
-        dict(pt.TINY, **hparams)
+        dict(TINY, **hparams)
     )
     args = PRETRAIN + ["--data-dir", data_dir, "--hparams", text]
     return assert_clear_failure(args, expect, keep=[data_dir])
@@ -54,7 +55,7 @@ def test_pretraining_missing_hparams_file(pretraining_dir, tmp_path):
 
 def _finetuning_dir(tmp_path, task="rte"):
     data_dir = str(tmp_path)
-    ft.write_vocab(data_dir)
+    write_vocab(data_dir, ft.WORDS)
     ft.write_tsv(data_dir, "rte", "train", [
         ["index", "sentence1", "sentence2", "label"],
         ["0", "the cat sat", "a dog ran", "entailment"],
@@ -118,15 +119,7 @@ def test_finetuning_bad_squad_dev_found_before_training(tmp_path, text, expect):
 
 
 def test_unexpected_errors_keep_their_traceback_with_tensorflow_quiet():
-    code = (
-        "from electra_tf import cli, errors\n"
-        "cli.import_tensorflow_quietly()\n"
-        "import logging; cli.log_to_stdout()\n"
-        "logging.getLogger('x').warning('to stdout')\n"
-        "def main(): raise RuntimeError('a bug')\n"
-        "errors.run_cli(main)\n"
-    )
-    result = run_cli(["-c", code])
+    result = run_cli([os.path.join(SCRIPTS, "unexpected_error.py")])
     assert result.returncode == 1
     assert "to stdout" in result.stdout and "to stdout" not in result.stderr
     assert result.stderr.startswith("Traceback (most recent call last):")
@@ -151,6 +144,6 @@ def test_pretraining_truncated_shard_is_named(tmp_path):
 def test_pretraining_ids_beyond_the_vocab_are_named(tmp_path):
     data_dir = pt.make_data_dir(tmp_path / "data", n_examples=16)
     rows = pt.random_examples(8, 16, seed=3)
-    rows[0][0][1] = pt.VOCAB_SIZE + 5  # an id the vocab does not have
+    rows[0][0][1] = VOCAB_SIZE + 5  # an id the vocab does not have
     pt.write_records(_shard(data_dir), rows)
-    _pretrain(data_dir, {}, [_shard(data_dir), f"{pt.VOCAB_SIZE + 5}"])
+    _pretrain(data_dir, {}, [_shard(data_dir), f"{VOCAB_SIZE + 5}"])

@@ -10,27 +10,26 @@ import random
 import pytest
 
 from data_helpers import (
-    CLS,
-    SEP,
+    VOCAB_SIZE,
     ScriptedRng,
     example_lists,
     ids,
     read_records,
     unpad,
     words,
-    write_toy_vocab,
 )
 from electra_tf import tokenization
 from electra_tf.pretraining import build_dataset, records, shards
 from electra_tf.pretraining.build_dataset import BuildOptions
 from electra_tf.pretraining.example_builder import ExampleBuilder
+from helpers import CLS, SEP, write_vocab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture()
 def vocab_file(tmp_path):
-    return write_toy_vocab(tmp_path / "vocab.txt")
+    return write_vocab(tmp_path / "vocab.txt", VOCAB_SIZE)
 
 
 def make_builder(vocab_file, max_length, rng):
@@ -223,7 +222,7 @@ def test_no_blanks_separate_docs(tmp_path, vocab_file):
 
 def test_invalid_utf8_warns_and_drops_bytes(tmp_path, vocab_file, capsys):
     corpus = write_corpus(tmp_path, {
-        "bad.txt": b"t1 t\xff2\r\nt3\n\xc3t4\n"})
+        "bad.txt": b"w1 w\xff2\r\nw3\n\xc3w4\n"})
     summary = build_dataset.build(
         options(corpus, vocab_file, tmp_path / "out", max_seq_length=16,
                 num_out_files=1), show_progress=False)
@@ -376,7 +375,7 @@ def test_openwebtext_builder(tmp_path):
     spec.loader.exec_module(cli)
     data_dir = tmp_path / "data"
     (data_dir / "openwebtext").mkdir(parents=True)
-    write_toy_vocab(data_dir / "vocab.txt")
+    write_vocab(data_dir / "vocab.txt", VOCAB_SIZE)
     docs = {}
     for a in range(3):
         src = tmp_path / f"src{a}"

@@ -17,7 +17,8 @@ from electra_tf.checkpoints import (
     ours,
 )
 from electra_tf.optimization import create_optimizer
-from pretraining_helpers import make_data_dir, tiny_config
+from helpers import tiny_config
+from pretraining_helpers import make_data_dir
 
 
 def attention_like(order):

@@ -17,8 +17,9 @@ from electra_tf.checkpoints import ours
 from electra_tf.convert import convert
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
-from helpers import fixture_path
-from pretraining_helpers import make_data_dir, run_python, tiny_config
+from bad_input import run_cli
+from helpers import fixture_path, tiny_config
+from pretraining_helpers import make_data_dir
 
 
 def fixture_hparams():
@@ -161,11 +162,11 @@ def test_v0_1_checkpoint_converts_by_its_own_config(tmp_path):
 
 
 def test_convert_cli_prints_the_format(trained, tmp_path):
-    result = run_python(
-        "import sys; from electra_tf.convert import main; "
-        f"main(['--from', {trained.model_dir!r}, '--to', 'original', "
-        f"'--output', {str(tmp_path / 'o')!r}])"
-    )
+    result = run_cli([
+        "-m", "electra_tf.convert", "--from", trained.model_dir,
+        "--to", "original", "--output", str(tmp_path / "o"),
+    ])
+    assert result.returncode == 0, result.stderr[-4000:]
     assert f"Found format 'ours' at {trained.model_dir}" in result.stdout
     assert os.path.exists(tmp_path / "o" / "model.ckpt-3.index")
 

@@ -21,6 +21,7 @@ from electra_tf.tokenization import FullTokenizer, default_vocab_file
 
 import serving_helpers
 from bad_input import assert_clear_failure
+from helpers import SCRIPTS
 from test_tokenization import HARD_CASES
 
 pytestmark = pytest.mark.slow
@@ -242,12 +243,6 @@ def test_finetuned_tasks_reload_and_match_keras(tmp_path_factory, tmp_path):
 def test_saved_model_cli_show_and_run(pretrained):
     _, _, dirs = pretrained
     directory = dirs["discriminator"]
-    # `run` executes the graph, so the tensorflow-text ops must be loaded.
-    cli = (
-        "import sys, tensorflow_text; "
-        "from tensorflow.python.tools import saved_model_cli; "
-        "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()"
-    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     show = subprocess.run(  # the installed CLI itself: show needs no ops
         ["saved_model_cli", "show", "--dir", directory, "--all"],
@@ -268,8 +263,8 @@ def test_saved_model_cli_show_and_run(pretrained):
     run = subprocess.run(
         [
             sys.executable,
-            "-c",
-            cli,
+            # `run` executes the graph: the tensorflow-text ops are loaded.
+            os.path.join(SCRIPTS, "saved_model_cli.py"),
             "run",
             "--dir",
             directory,

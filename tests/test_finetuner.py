@@ -1,16 +1,13 @@
 """Fine-tuning heads and models: names, NumPy parity, losses, gradients,
 serialization, and initialisation from every kind of checkpoint."""
 
-import json
-import math
 import os
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.config import FinetuningConfig, ModelConfig, PretrainingConfig
+from electra_tf.config import FinetuningConfig, ModelConfig
 from electra_tf.checkpoints import CheckpointMismatchError, ours
 from electra_tf.checkpoints import finetuned as checkpoints
 from electra_tf.checkpoints import save_pretraining_config
@@ -18,18 +15,24 @@ from electra_tf.finetuning import preprocessing
 from electra_tf.models import finetuner
 from electra_tf.models.pretrainer import ElectraPretrainer
 
-from helpers import fixture_path
+import numpy_reference as ref
+from helpers import (
+    assert_gradient_coverage,
+    assert_layer_round_trip,
+    fixture_path,
+    tiny_config,
+    tiny_model_config,
+)
 
 B, L, H = 5, 8, 16
-CFG = ModelConfig(
+MODEL = dict(
     vocab_size=30,
     hidden_size=H,
-    num_hidden_layers=2,
-    num_attention_heads=2,
     intermediate_size=32,
     max_position_embeddings=16,
     embedding_size=8,
 )
+CFG = tiny_model_config(**MODEL)
 TASKS = [
     {"name": "rte", "head_type": "classification", "num_labels": 2},
     {"name": "sts", "head_type": "regression", "num_labels": None},
@@ -70,15 +73,6 @@ def _np(x):
 
 def _dense(x, layer):
     return _np(x) @ _np(layer.kernel) + _np(layer.bias)
-
-
-def _gelu(x):
-    return x * 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
-
-
-def _log_softmax(x):
-    x = x - x.max(-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
 def _top_k(x, k):
@@ -127,15 +121,15 @@ def test_head_variables_have_the_original_names():
 def _span_reference(head, h, mask, segments, k, start_positions=None):
     bias = 1000.0 * (mask * segments + np.eye(L)[0] - 1.0)  # [B, L]
     start = _dense(h, head.dense)[..., 0] + bias
-    top_lp, top_index = _top_k(_log_softmax(start), k)
+    top_lp, top_index = _top_k(ref.log_softmax(start), k)
 
     def end_logits(start_vec, hb):  # [H], [L, H] -> [L]
         x = np.concatenate([np.repeat(start_vec[None], L, 0), hb], -1)
-        return _dense(_gelu(_dense(x, head.qa_hidden)), head.end_dense)[:, 0]
+        return _dense(ref.gelu(_dense(x, head.qa_hidden)), head.end_dense)[:, 0]
 
-    start_p = np.exp(_log_softmax(start))
+    start_p = np.exp(ref.log_softmax(start))
     cls = np.concatenate([h[:, 0], np.einsum("bl,blh->bh", start_p, h)], -1)
-    answerable = _dense(_gelu(_dense(cls, head.answerable_hidden)), head.answerable_dense)
+    answerable = _dense(ref.gelu(_dense(cls, head.answerable_hidden)), head.answerable_dense)
     out = {"start_logits": start, "start_top_log_probs": top_lp,
            "start_top_index": top_index, "answerable_logit": answerable[:, 0]}
     if start_positions is not None:
@@ -147,7 +141,7 @@ def _span_reference(head, h, mask, segments, k, start_positions=None):
         np.stack([end_logits(h[b, top_index[b, j]], h[b]) for j in range(k)])
         for b in range(B)
     ]) + bias[:, None]
-    out["end_top_log_probs"], out["end_top_index"] = _top_k(_log_softmax(beams), k)
+    out["end_top_log_probs"], out["end_top_index"] = _top_k(ref.log_softmax(beams), k)
     return out
 
 
@@ -179,16 +173,16 @@ def test_losses_match_numpy_and_are_summed_over_the_batch():
     model = finetuner.FinetuningModel(CFG, TASKS, beam_size=4)
     f = _features()
     out = model(f, training=False)
-    rte = -_log_softmax(_np(out["rte"]["logits"]))[np.arange(B), f["rte_label_ids"]]
+    rte = -ref.log_softmax(_np(out["rte"]["logits"]))[np.arange(B), f["rte_label_ids"]]
     sts = (_np(out["sts"]["predictions"]) - f["sts_targets"]) ** 2
     sq = out["squad"]
-    ce = lambda logits, pos: -_log_softmax(_np(logits))[np.arange(B), pos]
+    ce = lambda logits, pos: -ref.log_softmax(_np(logits))[np.arange(B), pos]
     a, y = _np(sq["answerable_logit"]), f["squad_is_impossible"]
-    sigmoid_ce = np.maximum(a, 0) - a * y + np.log1p(np.exp(-np.abs(a)))
     squad = (ce(sq["start_logits"], f["squad_start_positions"])
-             + ce(sq["end_logits"], f["squad_end_positions"])) / 2 + 0.5 * sigmoid_ce
+             + ce(sq["end_logits"], f["squad_end_positions"])) / 2
+    squad = squad + 0.5 * ref.sigmoid_cross_entropy(a, y)
     chunk_ce = -np.take_along_axis(
-        _log_softmax(_np(out["chunk"]["logits"])), f["chunk_labels"][..., None], -1
+        ref.log_softmax(_np(out["chunk"]["logits"])), f["chunk_labels"][..., None], -1
     )[..., 0]
     chunk = (chunk_ce * f["chunk_labels_mask"]).sum(-1)
     for name, want in (("rte", rte), ("sts", sts), ("squad", squad), ("chunk", chunk)):
@@ -214,16 +208,10 @@ SOFTMAX_INVARIANT = ("task_specific/squad/dense/bias", "task_specific/squad/dens
 
 def test_every_trainable_variable_gets_a_gradient():
     model = finetuner.FinetuningModel(CFG, TASKS, beam_size=4)
-    f = _features()
-    with tf.GradientTape() as tape:
-        loss = model(f, training=True)["loss"]
-    grads = tape.gradient(loss, model.trainable_variables)
-    for v, g in zip(model.trainable_variables, grads):
-        assert g is not None, v.path
-        if v.path in SOFTMAX_INVARIANT:
-            assert np.all(np.abs(g) < 1e-5), v.path
-        else:
-            assert np.any(np.asarray(g) != 0), v.path
+    assert_gradient_coverage(
+        model, lambda m, f: m(f, training=True)["loss"], _features(),
+        untrained=SOFTMAX_INVARIANT, atol=1e-5,
+    )
 
 
 def _inputs(seed=0):
@@ -239,33 +227,16 @@ SINGLE = [
 
 
 @pytest.mark.parametrize("cls, kwargs", SINGLE, ids=[c.__name__ for c, _ in SINGLE])
-def test_single_task_models_round_trip(tmp_path, cls, kwargs):
-    model = cls(CFG, **kwargs)
-    clone = cls.from_config(model.get_config())
-    assert json.dumps(clone.get_config(), sort_keys=True) == json.dumps(
-        model.get_config(), sort_keys=True
-    )
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert [v.path for v in loaded.weights] == [v.path for v in model.weights]
-    a, b = model(_inputs()), loaded(_inputs())
-    for x, y in zip(tf.nest.flatten(a), tf.nest.flatten(b)):
-        np.testing.assert_allclose(x, y, atol=1e-6)
+def test_single_task_models_round_trip(cls, kwargs):
+    assert_layer_round_trip(cls(CFG, **kwargs), _inputs())
 
 
-def test_finetuning_model_round_trip(tmp_path):
+def test_finetuning_model_round_trip():
     model = finetuner.FinetuningModel(CFG, TASKS, beam_size=3)
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert loaded.get_config() == model.get_config()
-    a, b = model(_features()), loaded(_features())
-    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-6)
-    np.testing.assert_allclose(a["squad"]["end_top_log_probs"], b["squad"]["end_top_log_probs"], atol=1e-6)
+    assert_layer_round_trip(model, _features())
 
 
-def test_multiple_choice_scores_each_choice(tmp_path):
+def test_multiple_choice_scores_each_choice():
     model = finetuner.ElectraForMultipleChoice(CFG)
     rng = np.random.default_rng(0)
     n = 3
@@ -279,9 +250,7 @@ def test_multiple_choice_scores_each_choice(tmp_path):
     for c in range(n):
         pooled = model.encoder({k: v[:, c] for k, v in inputs.items()})["pooled_output"]
         np.testing.assert_allclose(logits[:, c], _dense(pooled, model.head.dense)[:, 0], atol=1e-5)
-    model.save(str(tmp_path / "mc.keras"))
-    loaded = keras.models.load_model(str(tmp_path / "mc.keras"))
-    np.testing.assert_allclose(loaded(inputs), logits, atol=1e-6)
+    assert_layer_round_trip(model, inputs)
 
 
 def test_token_classification_defaults_to_every_position():
@@ -367,12 +336,7 @@ def test_our_finetuned_checkpoint_round_trip(tmp_path):
 
 
 def test_init_from_our_pretraining_checkpoint(tmp_path):
-    config = PretrainingConfig.from_hparams("pt", str(tmp_path), {
-        "vocab_size": 30, "embedding_size": 8,
-        "model_hparam_overrides": {"hidden_size": H, "num_hidden_layers": 2,
-                                   "num_attention_heads": 2, "intermediate_size": 32,
-                                   "max_position_embeddings": 16},
-    })
+    config = tiny_config(tmp_path, "pt", **MODEL)
     pretrainer = ElectraPretrainer(config)
     model_dir = config.model_dir
     save_pretraining_config(config, model_dir)

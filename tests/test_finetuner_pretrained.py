@@ -12,7 +12,7 @@ from safetensors import numpy as safetensors_numpy
 
 from electra_tf import checkpoints
 from electra_tf.checkpoints import finetuned
-from electra_tf.config import FinetuningConfig, ModelConfig
+from electra_tf.config import FinetuningConfig
 from electra_tf.errors import CheckpointError
 from electra_tf.models.finetuner import (
     ElectraForMultipleChoice,
@@ -22,17 +22,21 @@ from electra_tf.models.finetuner import (
     FinetuningModel,
 )
 from electra_tf.models.pretrainer import ElectraPretrainer
-from finetuning_helpers import VOCAB, write_vocab
-from helpers import encoder_batch, randomize_weights
-from pretraining_helpers import tiny_config
+from finetuning_helpers import VOCAB, WORDS
+from helpers import (
+    encoder_batch,
+    randomize_weights,
+    tiny_config,
+    tiny_model_config,
+    write_vocab,
+)
 
-CONFIG = ModelConfig(
+CONFIG = tiny_model_config(
     vocab_size=len(VOCAB),
     hidden_size=16,
     num_hidden_layers=1,
-    num_attention_heads=2,
     intermediate_size=32,
-    max_position_embeddings=32,
+    embedding_size=None,
 )
 TAGS = ["O", "B-NP", "I-NP", "B-VP"]
 
@@ -95,7 +99,7 @@ def test_original_round_trip_is_exact(cls, tmp_path, caplog):
 
 def test_token_classification_hf_round_trip_keeps_head_and_labels(tmp_path):
     model = build(ElectraForTokenClassification)
-    vocab = write_vocab(tmp_path)
+    vocab = write_vocab(tmp_path, WORDS)
     model.save_pretrained(str(tmp_path / "hf"), format="hf", vocab_file=vocab)
     with open(tmp_path / "hf" / "config.json") as f:
         assert json.load(f)["id2label"] == {
@@ -167,7 +171,7 @@ def finetuned_dir(tmp_path_factory):
     hparams = dict(
         checkpoints.sizes.hf_overrides(CONFIG),
         task_names=["mnli", "chunk"],
-        vocab_file=write_vocab(folder),
+        vocab_file=write_vocab(folder, WORDS),
     )
     config = FinetuningConfig.from_hparams("tiny", str(folder), hparams)
     model_dir = str(folder / "finetuning_models" / "mnli,chunk_model_1")

@@ -22,7 +22,7 @@ import electra_tf.finetuning
 import electra_tf.pretraining.runner
 
 import pretraining_helpers
-from helpers import fixture_path
+from helpers import TINY, fixture_path, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -295,13 +295,13 @@ def test_cli_multitask_from_our_pretraining_run(tmp_path):
     # the vocab into the model directory, where fine-tuning reads it.
     with open(fixture_path("original-electra-tiny", "vocab.txt")) as f:
         (data_dir / "vocab.txt").write_text(f.read())
-    config = pretraining_helpers.tiny_config(
+    config = tiny_config(
         data_dir, "ours", num_train_steps=4, save_checkpoints_steps=4
     )
     electra_tf.pretraining.runner.run(config, log=lambda *args: None)
     _rte(data_dir, np.random.default_rng(7))
     _sts(data_dir, np.random.default_rng(8))
-    model = {k: pretraining_helpers.TINY[k] for k in (
+    model = {k: TINY[k] for k in (
         "vocab_size", "model_hparam_overrides", "embedding_size")}
     hparams = dict(model, **TRAIN, model_size="small", task_names=["rte", "sts"])
     proc = subprocess.run(

@@ -26,8 +26,7 @@ from electra_tf.errors import CheckpointError, ConfigError
 from electra_tf.models import finetuner
 from electra_tf.models.encoder import Encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
-from helpers import encoder_batch, randomize_weights
-from pretraining_helpers import TINY, write_vocab
+from helpers import TINY, encoder_batch, randomize_weights, write_vocab
 
 # Discriminator 32 wide, generator 16, embeddings 24: both project.
 HPARAMS = dict(TINY, embedding_size=24)

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import optimization
+from electra_tf.training.loop import clip_by_global_norm
 from electra_tf.optimization import (
     AdamWeightDecay,
     WarmupPolynomialDecay,
-    clip_by_global_norm,
     create_optimizer,
     layerwise_lr_multiplier,
 )

@@ -23,11 +23,11 @@ from electra_tf.tokenization import FullTokenizer
 import serving_helpers
 import test_finetuning_e2e as e2e
 from bad_input import assert_clear_failure, run_cli
+from helpers import SPECIALS, write_vocab
 
 pytestmark = pytest.mark.slow
 
 N_WORDS = 20
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def _cycle(start, n):
@@ -43,8 +43,8 @@ def generator_dir(tmp_path_factory):
     data = tmp_path_factory.mktemp("gen")
     model_dir = data / "models" / "gen"
     model_dir.mkdir(parents=True)
-    vocab = SPECIALS + [f"w{i}" for i in range(N_WORDS)]
-    (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    vocab = [*SPECIALS, *(f"w{i}" for i in range(N_WORDS))]
+    write_vocab(model_dir, len(vocab))
     config = PretrainingConfig.from_hparams(
         "gen",
         str(data),

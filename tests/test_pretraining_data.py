@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_helpers import CLS, SEP, ids, words, write_toy_vocab
+from data_helpers import VOCAB_SIZE, ids, words
 from electra_tf.pretraining import data
 from electra_tf.pretraining.records import create_int_feature
+from helpers import CLS, SEP, write_vocab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 L = 6
@@ -166,7 +167,7 @@ def test_cli_round_trip(tmp_path):
 
     Every document has at most 3 tokens, so each becomes exactly
     [CLS] doc [SEP] whatever the random draws."""
-    vocab = write_toy_vocab(tmp_path / "vocab.txt")
+    vocab = write_vocab(tmp_path / "vocab.txt", VOCAB_SIZE)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     docs = [[k, k + 1, k + 2][: 1 + k % 3] for k in range(0, 60, 4)]

@@ -20,8 +20,8 @@ from electra_tf.pretraining.eval_metrics import PretrainingMetrics, auc_threshol
 from electra_tf.pretraining.runner import load_original_training_state
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
-from helpers import fixture_path
-from pretraining_helpers import ROOT, make_data_dir, tiny_config, write_records
+from helpers import ROOT, fixture_path, tiny_config
+from pretraining_helpers import make_data_dir, write_records
 
 CONFIGS = os.path.join(ROOT, "configs")
 

@@ -2,6 +2,7 @@
 weights, Adam slots and step as an uninterrupted run (dropout on, so the
 RNG state and the input position must both be restored)."""
 
+import json
 import os
 import signal
 import time
@@ -10,30 +11,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pretraining_helpers import HERE, make_data_dir, start_python
+from helpers import finish_script, start_script
+from pretraining_helpers import make_data_dir
 
 STEPS = 160
 
-RUN = """
-import sys
-sys.path.insert(0, {tests!r})
-from pretraining_helpers import tiny_config
-import electra_tf.pretraining.runner
-config = tiny_config({data_dir!r}, {name!r}, num_train_steps={steps},
-                     save_checkpoints_steps=10, keep_checkpoint_max=2)
-electra_tf.pretraining.runner.run(config)
-"""
-
 
 def _start(data_dir, name):
-    code = RUN.format(tests=HERE, data_dir=data_dir, name=name, steps=STEPS)
-    return start_python(code)
-
-
-def _finish(proc):
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-4000:]
-    return out
+    hparams = dict(
+        num_train_steps=STEPS, save_checkpoints_steps=10, keep_checkpoint_max=2
+    )
+    return start_script("pretrain_tiny.py", data_dir, name, json.dumps(hparams))
 
 
 def _state(model_dir):
@@ -59,9 +47,9 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     assert killed.returncode == -signal.SIGKILL, "the run ended before the kill"
     at_kill = tf.train.latest_checkpoint(model_dir)
     assert int(at_kill.rsplit("-", 1)[1]) < STEPS
-    out = _finish(_start(data_dir, "killed"))
+    out = finish_script(_start(data_dir, "killed"))
     assert f"resumed from {model_dir}/model.ckpt-" in out and f"step {STEPS}/{STEPS}" in out
-    _finish(straight)
+    finish_script(straight)
     a = _state(os.path.join(data_dir, "models", "straight"))
     b = _state(model_dir)
     assert sorted(a) == sorted(b) and len(a) > 100

@@ -89,7 +89,11 @@ IGNORED = (
 
 def rename_legacy(tensors):
     """Early BERT checkpoints name LayerNorm weights `gamma`/`beta`;
-    transformers renames them to `weight`/`bias` when it loads, as here."""
+    transformers renames them to `weight`/`bias` when it loads, as here.
+
+    >>> list(rename_legacy({"embeddings.LayerNorm.gamma": 1.0}))
+    ['embeddings.LayerNorm.weight']
+    """
     renamed = {}
     for name, value in tensors.items():
         if name.endswith(("LayerNorm.gamma", "LayerNorm.beta")):
@@ -250,7 +254,11 @@ def base_prefix(names, model_type):
 
 
 def labels_of(hf_config):
-    """The label names of config.json's `id2label`, in id order."""
+    """The label names of config.json's `id2label`, in id order.
+
+    >>> labels_of({"id2label": {"10": "O", "2": "B-NP", "0": "I-NP"}})
+    ['I-NP', 'B-NP', 'O']
+    """
     id2label = hf_config.get("id2label") or {}
     return [id2label[k] for k in sorted(id2label, key=int)]
 

@@ -277,7 +277,11 @@ def remove_partial_checkpoints(directory, newer_than=None):
 
 
 def step_of(prefix):
-    """The number of `<name>-<step>` (-1 without one)."""
+    """The number of `<name>-<step>` (-1 without one).
+
+    >>> step_of("/run/model.ckpt-1000"), step_of("/run/model.ckpt")
+    (1000, -1)
+    """
     tail = prefix.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else -1
 

@@ -23,7 +23,19 @@ FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 def parse_example(serialized, max_seq_length):
     """Parses pre-training examples (one string or a batch [B]) into
-    {input_ids, input_mask, segment_ids} int32 [L] or [B, L]."""
+    {input_ids, input_mask, segment_ids} int32 [L] or [B, L].
+
+    >>> from electra_tf.pretraining.records import create_int_feature
+    >>> feature = {
+    ...     "input_ids": create_int_feature([2, 7, 3, 0]),
+    ...     "input_mask": create_int_feature([1, 1, 1, 0]),
+    ...     "segment_ids": create_int_feature([0, 0, 0, 0]),
+    ... }
+    >>> example = tf.train.Example(features=tf.train.Features(feature=feature))
+    >>> parsed = parse_example(tf.constant(example.SerializeToString()), 4)
+    >>> parsed["input_ids"].numpy().tolist(), parsed["input_ids"].dtype.name
+    ([2, 7, 3, 0], 'int32')
+    """
     spec = {
         name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
         for name in FEATURES

@@ -15,7 +15,11 @@ _RATE_EPSILON = 1e-6
 
 
 def auc_thresholds(num_thresholds=200):
-    """TF1's thresholds: 0 - eps, i / (n - 1) for i = 1..n-2, 1 + eps."""
+    """TF1's thresholds: 0 - eps, i / (n - 1) for i = 1..n-2, 1 + eps.
+
+    >>> auc_thresholds(5).tolist()  # doctest: +ELLIPSIS
+    [-1.0000000116860974e-07, 0.25, 0.5, 0.75, 1.000000...]
+    """
     inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
     return np.array(
         [-_THRESHOLD_EPSILON] + inner + [1.0 + _THRESHOLD_EPSILON], np.float32
@@ -85,6 +89,17 @@ class PretrainingMetrics:
     `update(outputs)` takes the NumPy values of one batch of
     `ElectraPretrainer.compute_losses`; `result()` returns the metric dict
     with the original's keys.
+
+    >>> metrics = PretrainingMetrics(has_discriminator=False, disc_weight=1)
+    >>> metrics.update({
+    ...     "total_loss": 2.0,
+    ...     "masked_lm_ids": np.array([[5, 6]]),
+    ...     "masked_lm_weights": np.array([[1.0, 0.0]]),  # slot 2 is padding
+    ...     "masked_lm_preds": np.array([[5, 7]]),
+    ...     "mlm_loss": np.array([[0.5, 9.0]]),
+    ... })
+    >>> metrics.result()
+    {'loss': 2.0, 'masked_lm_accuracy': 1.0, 'masked_lm_loss': 0.5}
     """
 
     def __init__(self, has_discriminator, disc_weight):

@@ -30,7 +30,11 @@ def _tf_config_workers():
 
 def resolve_strategy_name(name, use_tpu=False):
     """What "auto" means here: tpu if `use_tpu`, multi_worker if TF_CONFIG
-    names several machines, mirrored with several GPUs, else default."""
+    names several machines, mirrored with several GPUs, else default.
+
+    >>> resolve_strategy_name("auto", use_tpu=True)
+    'tpu'
+    """
     if name not in STRATEGIES:
         raise ValueError(
             f"Unknown distribution_strategy '{name}'; use one of "

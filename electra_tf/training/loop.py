@@ -16,7 +16,6 @@ import keras
 import tensorflow as tf
 
 from electra_tf.errors import InputError
-from electra_tf.optimization import clip_by_global_norm
 from electra_tf.training.metrics_writer import write_scalars
 
 # The scalars the loop adds to the loss function's; the progress line shows
@@ -28,6 +27,21 @@ class NonFiniteLossError(InputError, FloatingPointError):
     """The loss became NaN or infinite; the message names the last
     checkpoint whose loss was finite and the fix (the CLIs print it as one
     line)."""
+
+
+def clip_by_global_norm(grads, clip_norm=1.0):
+    """TF's global-norm clipping: `g * clip_norm / max(norm, clip_norm)`.
+
+    None gradients are passed through; a non-finite norm makes every
+    gradient NaN (TF semantics), which the loss-scale optimizer then skips.
+    Sparse (embedding-lookup) gradients are made dense first so that repeated
+    ids count once with their summed gradient, as with the original's one-hot
+    TPU embeddings. Returns (clipped gradients, global norm before clipping).
+    """
+    present = [tf.convert_to_tensor(g) for g in grads if g is not None]
+    clipped, norm = tf.clip_by_global_norm(present, clip_norm)
+    it = iter(clipped)
+    return [None if g is None else next(it) for g in grads], norm
 
 
 def make_replica_step(
