@@ -10,7 +10,7 @@ import os
 
 from electra_tf.checkpoints import huggingface
 from electra_tf.checkpoints.original import CheckpointMismatchError
-from electra_tf.config import load_hparams
+from electra_tf.config import ModelConfig, load_hparams
 from electra_tf.errors import CheckpointError
 
 
@@ -23,17 +23,12 @@ def _check_overrides(config, model_config, path):
         )
 
 
-MODEL_FIELDS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "initializer_range",
+# The ModelConfig fields that `model_hparam_overrides` carries (vocab_size
+# and embedding_size are hparams of the run config itself).
+MODEL_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(ModelConfig)
+    if f.name not in ("vocab_size", "embedding_size")
 )
 
 
