@@ -43,7 +43,7 @@ def main(argv=None):
             args.model_name, args.data_dir, args.hparams
         )
     cli.import_tensorflow_quietly()
-    import electra_tf.pretraining
+    from electra_tf.pretraining import runner
     from electra_tf.pretraining.default_data import ensure_default_data
 
     if config is None:
@@ -52,7 +52,7 @@ def main(argv=None):
         )
     print(f"Model directory: {os.path.abspath(config.model_dir)}", flush=True)
     log = lambda line: print(line, flush=True)  # noqa: E731
-    electra_tf.pretraining.run(config, log=log)
+    runner.run(config, log=log)
     if args.data_dir is None and config.do_train:
         from electra_tf.pretraining import summary
 

@@ -100,6 +100,7 @@ class OurStep:
         from electra_tf.models.pretrainer import ElectraPretrainer
         from electra_tf.optimization import create_optimizer
         from electra_tf.pretraining import data
+        from electra_tf.tokenization import special_ids
         from electra_tf.training import distribution, loop
 
         self._tmp = tempfile.TemporaryDirectory()
@@ -119,7 +120,9 @@ class OurStep:
         keras.utils.set_random_seed(0)
         strategy = distribution.strategy_from_config(config)
         with strategy.scope():
-            model = ElectraPretrainer(config)
+            model = ElectraPretrainer(
+                config, special_ids(config.vocab_file, config.vocab_size)
+            )
             optimizer = create_optimizer(
                 config.learning_rate,
                 config.num_train_steps,

@@ -15,10 +15,11 @@ import itertools
 import os
 import re
 import unicodedata
+from typing import NamedTuple
 
 import tensorflow as tf
 
-from electra_tf.errors import DataError
+from electra_tf.errors import ConfigError, DataError, MissingInputError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -77,6 +78,38 @@ def check_vocab(vocab, vocab_file):
             f"{', '.join(SPECIAL_TOKENS)} with [PAD] first; build a vocab "
             "with build_vocab.py or use electra_tf/resources/vocab.txt."
         )
+
+
+class SpecialIds(NamedTuple):
+    """Vocabulary ids of the tokens pre-training masking treats apart."""
+
+    cls: int
+    sep: int
+    mask: int
+
+
+def special_ids(vocab_file, vocab_size=None):
+    """`SpecialIds` of [CLS], [SEP] and [MASK] in `vocab_file`; checks the
+    vocab's special tokens and that it fits `vocab_size` embeddings.
+
+    >>> special_ids(default_vocab_file(), 30522)
+    SpecialIds(cls=101, sep=102, mask=103)
+    """
+    if not vocab_file or not tf.io.gfile.exists(vocab_file):
+        raise MissingInputError(
+            f"Vocab file '{vocab_file}' not found: pre-training needs it for "
+            "the ids of [CLS], [SEP] and [MASK]. Set the `vocab_file` hparam "
+            "or put vocab.txt in the data dir."
+        )
+    vocab = load_vocab(vocab_file)
+    check_vocab(vocab, vocab_file)
+    if vocab_size is not None and len(vocab) > vocab_size:
+        raise ConfigError(
+            f"Vocab file '{vocab_file}' has {len(vocab)} tokens but "
+            f"vocab_size is {vocab_size}; set the `vocab_size` hparam to at "
+            "least the vocab's size."
+        )
+    return SpecialIds(vocab["[CLS]"], vocab["[SEP]"], vocab["[MASK]"])
 
 
 def convert_by_vocab(vocab, items):

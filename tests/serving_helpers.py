@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from electra_tf import config as config_lib
 from electra_tf.checkpoints import finetuned
+from electra_tf.finetuning import preprocessing
 from electra_tf.finetuning import runner
-from electra_tf.finetuning import task_builder
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.tokenization import default_vocab_file
 
@@ -67,7 +67,7 @@ def finetuned_dir(data_dir, task_names, **hparams):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             pickle.dump({t: i for i, t in enumerate(CHUNK_TAGS)}, f)
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     model = runner.build_model(config, tasks)
     model_dir = config.trial_model_dir(1)
     finetuned.write_description(model_dir, config, runner.head_specs(tasks))

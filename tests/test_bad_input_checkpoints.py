@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 from bad_input import assert_clear_failure
 from electra_tf.checkpoints import finetuned
 from electra_tf.models.finetuner import FinetuningModel
@@ -17,7 +17,7 @@ from pretraining_helpers import TINY, make_data_dir, tiny_config
 def test_refused_resume_leaves_the_run_unchanged(tmp_path):
     data_dir = make_data_dir(str(tmp_path), n_examples=32)
     config = tiny_config(data_dir, "tiny", num_train_steps=2, save_checkpoints_steps=2)
-    electra_tf.pretraining.run(config, log=lambda line: None)
+    electra_tf.pretraining.runner.run(config, log=lambda line: None)
     saved = open(os.path.join(config.model_dir, "pretrain_config.json")).read()
     overrides = dict(TINY["model_hparam_overrides"], num_hidden_layers=1)
     hparams = dict(TINY, model_hparam_overrides=overrides, num_train_steps=4)

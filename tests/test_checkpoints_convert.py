@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import electra_tf
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 from electra_tf import checkpoints
 from electra_tf.checkpoints import ours
 from electra_tf.convert import convert
@@ -56,7 +56,7 @@ def trained(tmp_path_factory):
         write_original_checkpoint=True,
     )
     config = electra_tf.PretrainingConfig.from_hparams("fx", data_dir, hparams)
-    electra_tf.pretraining.run(config, log=lambda line: None)
+    electra_tf.pretraining.runner.run(config, log=lambda line: None)
     return config
 
 
@@ -190,7 +190,7 @@ def test_pretraining_starts_from_an_hf_encoder_folder(tmp_path):
         learning_rate=1e-7,
     )
     lines = []
-    electra_tf.pretraining.run(config, log=lines.append)
+    electra_tf.pretraining.runner.run(config, log=lines.append)
     assert f"initialized the discriminator encoder from the huggingface checkpoint {folder}" in lines
     loaded = checkpoints.load_pretrainer(config.model_dir)
     assert loaded.config.disc_config() == dataclasses.replace(bert, embedding_size=32)
@@ -199,4 +199,4 @@ def test_pretraining_starts_from_an_hf_encoder_folder(tmp_path):
         np.testing.assert_allclose(got[name], value, atol=1e-5, err_msg=name)
     bad = tiny_config(data_dir, "bad", init_checkpoint=folder)
     with pytest.raises(checkpoints.CheckpointMismatchError, match="num_hidden_layers: hparams 2 vs config.json 1"):
-        electra_tf.pretraining.run(bad, log=lambda line: None)
+        electra_tf.pretraining.runner.run(bad, log=lambda line: None)

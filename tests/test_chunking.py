@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from electra_tf.finetuning import chunking
-from electra_tf.finetuning import task_builder
+from electra_tf.finetuning import preprocessing
 
 from finetuning_helpers import ID, make_config, tokenizer_for, write_conll
 
@@ -25,7 +25,7 @@ def _task(tmp_path, **hparams):
     write_conll(tmp_path, "train", TRAIN)
     write_conll(tmp_path, "dev", DEV, docstart=False)
     config = make_config(tmp_path, task_names=["chunk"], **hparams)
-    return task_builder.get_tasks(config)[0]
+    return preprocessing.get_tasks(config)[0]
 
 
 def _ids(text):
@@ -47,10 +47,10 @@ def test_reader_bioes_labels_and_mapping_pickle(tmp_path):
         assert pickle.load(f) == mapping
     # Reused from the pickle; a tag outside it is a clear error.
     write_conll(tmp_path, "dev", [[("dog", "NN", "B-ADJP")]])
-    task = task_builder.get_tasks(task.config)[0]
+    task = preprocessing.get_tasks(task.config)[0]
     with pytest.raises(ValueError, match="tag 'S-ADJP' is not in the label mapping"):
         task.get_examples("dev")
-    assert task_builder.get_tasks(make_config(tmp_path, task_names=["chunk"], debug=True))[
+    assert preprocessing.get_tasks(make_config(tmp_path, task_names=["chunk"], debug=True))[
         0
     ].label_mapping_path.endswith("debug_chunk_label_mapping.pkl")
 

@@ -32,6 +32,7 @@ sys.path.insert(0, {tests!r})
 from pretraining_helpers import random_examples, tiny_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
+from electra_tf.tokenization import special_ids
 from electra_tf.training import loop
 from electra_tf.training.distribution import DistributedInput
 
@@ -50,7 +51,7 @@ for name in ("default", "mirrored"):
     strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
                 if name == "mirrored" else tf.distribute.get_strategy())
     with strategy.scope():
-        model = ElectraPretrainer(config)
+        model = ElectraPretrainer(config, special_ids(config.vocab_file))
         optimizer = create_optimizer(1e-3, 10, weight_decay_rate=0.01)
         optimizer.build(model.trainable_variables)
     if initial is None:
@@ -159,11 +160,11 @@ WORKER = """
 import sys
 sys.path.insert(0, {tests!r})
 from pretraining_helpers import tiny_config
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 config = tiny_config({data_dir!r}, "multi", num_train_steps={steps},
                      save_checkpoints_steps=2, train_batch_size=8,
                      distribution_strategy="multi_worker")
-electra_tf.pretraining.run(config)
+electra_tf.pretraining.runner.run(config)
 """
 
 

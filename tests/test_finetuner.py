@@ -14,7 +14,7 @@ from electra_tf.config import FinetuningConfig, ModelConfig, PretrainingConfig
 from electra_tf.checkpoints import CheckpointMismatchError, ours
 from electra_tf.checkpoints import finetuned as checkpoints
 from electra_tf.checkpoints import save_pretraining_config
-from electra_tf.finetuning import task_builder
+from electra_tf.finetuning import preprocessing
 from electra_tf.models import finetuner
 from electra_tf.models.pretrainer import ElectraPretrainer
 
@@ -197,6 +197,13 @@ def test_losses_match_numpy_and_are_summed_over_the_batch():
     total = rte[0] + sts[1] + squad[2] + chunk[3]
     assert float(out["loss"]) == pytest.approx(total, rel=1e-5)
     np.testing.assert_array_equal(out["rte"]["predictions"], np.argmax(out["rte"]["logits"], -1))
+
+
+def test_an_unknown_head_type_names_the_known_kinds():
+    tasks = [{"name": "ner", "head_type": "crf", "num_labels": 3}]
+    with pytest.raises(ValueError, match="'ner' has head_type 'crf'; use one of "
+                       "classification, regression, span, tagging"):
+        finetuner.FinetuningModel(CFG, tasks)
 
 
 # Biases of the start and end logit layers add the same value at every
@@ -383,7 +390,7 @@ def test_init_from_our_pretraining_checkpoint(tmp_path):
 def test_shipped_finetuning_configs_load(tmp_path, name):
     path = os.path.join(os.path.dirname(__file__), os.pardir, "configs", f"finetune_{name}.json")
     config = FinetuningConfig.from_hparams("m", str(tmp_path), path)
-    assert all(t in task_builder.TASKS for t in config.task_names)
+    assert all(t in preprocessing.TASKS for t in config.task_names)
     # The paper's ELECTRA-Small fine-tuning recipe (Appendix, Table 7).
     assert (config.learning_rate, config.weight_decay_rate) == (3e-4, 0.0)
     assert config.layerwise_lr_decay == 0.8 and config.embedding_size == 128

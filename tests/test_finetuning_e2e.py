@@ -19,7 +19,7 @@ import pytest
 
 from electra_tf.config import FinetuningConfig
 import electra_tf.finetuning
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 
 import pretraining_helpers
 from helpers import fixture_path
@@ -296,7 +296,7 @@ def test_cli_multitask_from_our_pretraining_run(tmp_path):
     config = pretraining_helpers.tiny_config(
         data_dir, "ours", num_train_steps=4, save_checkpoints_steps=4
     )
-    electra_tf.pretraining.run(config, log=lambda *args: None)
+    electra_tf.pretraining.runner.run(config, log=lambda *args: None)
     _rte(data_dir, np.random.default_rng(7))
     _sts(data_dir, np.random.default_rng(8))
     model = {k: pretraining_helpers.TINY[k] for k in (

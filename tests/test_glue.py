@@ -10,14 +10,13 @@ import tensorflow as tf
 from electra_tf import errors
 from electra_tf.finetuning import glue
 from electra_tf.finetuning import preprocessing
-from electra_tf.finetuning import task_builder
 
 from finetuning_helpers import ID, make_config, write_tsv
 
 
 def _task(tmp_path, name, **hparams):
     config = make_config(tmp_path, task_names=[name], **hparams)
-    return task_builder.get_tasks(config)[0]
+    return preprocessing.get_tasks(config)[0]
 
 
 def _ids(text):
@@ -189,7 +188,7 @@ def test_missing_task_directory_and_file(tmp_path):
         task.get_examples("dev")
     config = make_config(tmp_path, task_names=["mnli2"])
     with pytest.raises(ValueError, match="Unknown task 'mnli2'"):
-        task_builder.get_tasks(config)
+        preprocessing.get_tasks(config)
 
 
 def test_debug_reads_first_100_lines(tmp_path):
@@ -213,7 +212,7 @@ def test_tfrecord_cache_multitask_padding_and_keys(tmp_path):
     config = make_config(
         tmp_path, task_names=["rte", "sts"], max_seq_length=12, eval_batch_size=4
     )
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     pre = preprocessing.Preprocessor(config, tasks)
     path, steps = pre.prepare_predict(tasks, "dev")
     assert path == os.path.join(config.preprocessed_data_dir, "rte_sts_dev.tfrecord")
@@ -238,7 +237,7 @@ def test_tfrecord_cache_multitask_padding_and_keys(tmp_path):
     config = make_config(
         tmp_path, task_names=["rte", "sts"], max_seq_length=16, eval_batch_size=4
     )
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     pre = preprocessing.Preprocessor(config, tasks)
     path, _ = pre.prepare_predict(tasks, "dev")
     assert _read_records(pre, path)[0]["input_ids"].shape == (16,)
@@ -259,7 +258,7 @@ def test_training_records_shuffled_repeated_and_steps(tmp_path):
         tmp_path, task_names=["rte"], max_seq_length=12, train_batch_size=2,
         num_train_epochs=3,
     )
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     pre = preprocessing.Preprocessor(config, tasks)
     path, steps = pre.prepare_train()
     assert steps == 6  # 3 examples padded to 4, 2 batches x 3 epochs
@@ -273,7 +272,7 @@ def test_training_records_shuffled_repeated_and_steps(tmp_path):
 def test_empty_dev_set_is_an_error(tmp_path):
     write_tsv(tmp_path, "rte", "dev", [RTE_ROWS[0]])
     config = make_config(tmp_path, task_names=["rte"])
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     with pytest.raises(ValueError, match="dev split of rte has no examples"):
         preprocessing.Preprocessor(config, tasks).prepare_predict(tasks, "dev")
 
@@ -283,7 +282,7 @@ def test_cache_is_rebuilt_when_content_changes_with_size_and_mtime_kept(tmp_path
     path = write_tsv(tmp_path, "rte", "dev", rows)
     stat = os.stat(path)
     config = make_config(tmp_path, task_names=["rte"], max_seq_length=12, eval_batch_size=1)
-    tasks = task_builder.get_tasks(config)
+    tasks = preprocessing.get_tasks(config)
     pre = preprocessing.Preprocessor(config, tasks)
     records, _ = pre.prepare_predict(tasks, "dev")
     assert [int(r["rte_label_ids"]) for r in _read_records(pre, records)] == [0, 1, 0]
@@ -307,18 +306,18 @@ def test_check_inputs_reads_dev_and_test_labels_before_training(tmp_path):
     write_tsv(tmp_path, "rte", "train", RTE_ROWS)
     write_tsv(tmp_path, "rte", "dev", RTE_ROWS + [["2", "a", "b", "entailed"]])
     config = make_config(tmp_path, task_names=["rte"])
-    tasks = task_builder.get_tasks(config)
-    assert task_builder.splits_used(config, tasks[0]) == ["train", "dev"]
+    tasks = preprocessing.get_tasks(config)
+    assert preprocessing.splits_used(config, tasks[0]) == ["train", "dev"]
     with pytest.raises(errors.DataError, match=(
         r"rte/dev.tsv line 4: label 'entailed' is not one of "
         r"\['entailment', 'not_entailment'\]; fix the label column")):
-        task_builder.check_inputs(config, tasks)
+        preprocessing.check_inputs(config, tasks)
     write_tsv(tmp_path, "rte", "dev", RTE_ROWS)
-    task_builder.check_inputs(config, tasks)
+    preprocessing.check_inputs(config, tasks)
     config = make_config(tmp_path, task_names=["rte"], write_test_outputs=True)
-    assert task_builder.splits_used(config, tasks[0]) == ["train", "dev", "test"]
+    assert preprocessing.splits_used(config, tasks[0]) == ["train", "dev", "test"]
     with pytest.raises(errors.MissingInputError, match="rte/test.tsv does not exist"):
-        task_builder.check_inputs(config, task_builder.get_tasks(config))
+        preprocessing.check_inputs(config, preprocessing.get_tasks(config))
     write_tsv(tmp_path, "sts", "dev", [
         ["i", "g", "f", "y", "o1", "o2", "s1", "s2", "score"],
         ["0", "g", "f", "y", "1", "2", "the cat", "a cat", "high"],
@@ -326,4 +325,4 @@ def test_check_inputs_reads_dev_and_test_labels_before_training(tmp_path):
     config = make_config(tmp_path, task_names=["sts"], do_train=False, init_checkpoint="x")
     with pytest.raises(errors.DataError, match=(
         r"sts/dev.tsv line 2: score 'high' is not a number in \[0.0, 5.0\]")):
-        task_builder.check_inputs(config, task_builder.get_tasks(config))
+        preprocessing.check_inputs(config, preprocessing.get_tasks(config))

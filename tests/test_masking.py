@@ -1,10 +1,10 @@
-"""Tests for electra_tf.pretraining.masking against the rules of spec 4.2."""
+"""Tests for electra_tf.models.masking against the rules of spec 4.2."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.pretraining import masking
+from electra_tf.models import masking
 
 CLS, SEP, MASK = 101, 102, 103
 

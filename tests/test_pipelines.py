@@ -15,8 +15,9 @@ import tensorflow as tf
 import electra_tf
 from electra_tf.config import PretrainingConfig
 from electra_tf.errors import DataError
-from electra_tf.finetuning import chunking, task_builder
+from electra_tf.finetuning import chunking, preprocessing
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.tokenization import special_ids
 from electra_tf.tokenization import FullTokenizer
 
 import serving_helpers
@@ -63,7 +64,7 @@ def generator_dir(tmp_path_factory):
             "vocab_file": str(model_dir / "vocab.txt"),
         },
     )
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(config, special_ids(config.vocab_file))
     ids = np.array(
         [
             [2] + [vocab.index(w) for w in _cycle(s, 10)] + [3]
@@ -190,7 +191,7 @@ def test_token_classification_is_the_argmax_of_the_tagging_head(
     texts = ["The cat sat on the mat .", "Stocks rose sharply in early trading"]
     results = tag(texts + [RANDOM_TEXTS[2]])
     assert [r["truncated"] for r in results] == [False, False, True]
-    (chunk,) = task_builder.get_tasks(config)
+    (chunk,) = preprocessing.get_tasks(config)
     seen = set()
     for text, result in zip(texts, results):
         words = text.split()

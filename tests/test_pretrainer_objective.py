@@ -1,6 +1,7 @@
 """The pre-training objective against a NumPy statement of the original's
 formulas (spec 4.2 to 4.8), for every objective and generator variant."""
 
+import doctest
 import math
 
 import numpy as np
@@ -10,7 +11,10 @@ import tensorflow as tf
 import numpy_reference as ref
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import AdamWeightDecay
-from electra_tf.pretraining import masking
+from electra_tf.tokenization import special_ids
+from electra_tf.errors import ConfigError
+from electra_tf.models import masking, pretrainer
+from electra_tf.models import pretraining_losses
 from helpers import randomize_weights
 from pretraining_helpers import (
     CLS,
@@ -50,7 +54,9 @@ def vocab_dir(tmp_path_factory):
 
 def make_model(vocab_dir, **hparams):
     config = tiny_config(vocab_dir, mask_prob=0.3, **hparams)
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(
+        config, special_ids(config.vocab_file, config.vocab_size)
+    )
     randomize_weights(model, seed=7)
     return model
 
@@ -183,7 +189,7 @@ def test_masks_and_samples_follow_the_seeds(vocab_dir):
     model = make_model(vocab_dir, **VARIANTS["untied_embeddings"])
     data = batch()
     out = model.compute_losses(data, step=9, training=True)
-    seeds = model.example_seeds(4, 9, 1)
+    seeds = masking.example_seeds(model.config.seed, 4, 9, "train_masking")
     masked = masking.mask(
         {k: tf.constant(v) for k, v in data.items()}, 0.3, 4, CLS, SEP, MASK, seeds
     )
@@ -194,7 +200,7 @@ def test_masks_and_samples_follow_the_seeds(vocab_dir):
     # noise from the per-example sampling seeds
     _, mlm_logits = reference_losses(model, data, model.compute_losses(data, 9, False))
     eval_out = model.compute_losses(data, step=9, training=False)
-    sample_seeds = model.example_seeds(4, 9, 4)
+    sample_seeds = masking.example_seeds(model.config.seed, 4, 9, "eval_sampling")
     ids = np.asarray(eval_out["masked_lm_ids"])
     for b in range(4):
         u = tf.random.stateless_uniform(
@@ -258,12 +264,17 @@ def test_fit_runs_train_step(vocab_dir):
 
 def test_vocab_without_special_tokens_is_rejected(tmp_path):
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nw0\n")
-    model = ElectraPretrainer(tiny_config(tmp_path))
     with pytest.raises(ValueError, match=r"\[MASK\]"):
-        model.compute_losses(batch(), step=0)
-    missing = ElectraPretrainer(tiny_config(tmp_path, vocab_file=str(tmp_path / "nope.txt")))
+        special_ids(str(tmp_path / "vocab.txt"))
     with pytest.raises(FileNotFoundError, match="vocab_file"):
-        missing.compute_losses(batch(), step=0)
+        special_ids(str(tmp_path / "nope.txt"))
+    write_vocab(str(tmp_path / "vocab.txt"))
+    assert special_ids(str(tmp_path / "vocab.txt")) == (CLS, SEP, MASK)
+    with pytest.raises(ConfigError, match="vocab_size is 4"):
+        special_ids(str(tmp_path / "vocab.txt"), vocab_size=4)
+    model = ElectraPretrainer(tiny_config(tmp_path))
+    with pytest.raises(ConfigError, match="special_ids"):
+        model.compute_losses(batch(), step=0)
 
 
 @pytest.mark.parametrize("name", ["electra", "electric"])
@@ -284,3 +295,9 @@ def test_correct_samples_are_real_for_electra_fake_for_electric(vocab_dir, name)
     want = updated if name == "electric" else 0 * updated
     np.testing.assert_array_equal(out["disc_labels"], want)
     assert updated.sum() > 0
+
+
+@pytest.mark.parametrize("module", [masking, pretraining_losses, pretrainer])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

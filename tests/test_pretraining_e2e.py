@@ -1,4 +1,4 @@
-"""`electra_tf.pretraining.run`: eval metrics and results files, continuing
+"""`electra_tf.pretraining.runner.run`: eval metrics and results files, continuing
 from an original checkpoint, precision modes, bad input, the configs, and
 (slow) a tiny model learning on the bundled real text."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 from electra_tf.config import HparamError, PretrainingConfig
 from electra_tf.checkpoints import load_pretraining_checkpoint
 from electra_tf.pretraining import data
@@ -165,14 +165,14 @@ def test_continue_from_original_checkpoint_then_evaluate(tmp_path):
     np.testing.assert_array_equal(slots[name].numpy(), reader.get_tensor(name))
     # the run: 7 -> 9, then eval writes the results files
     lines = []
-    electra_tf.pretraining.run(config, log=lines.append)
+    electra_tf.pretraining.runner.run(config, log=lines.append)
     assert any("initialized from the original checkpoint" in l for l in lines)
     assert "Training steps 7 -> 9." in lines
     eval_config = PretrainingConfig.from_hparams(
         "orig", str(tmp_path), dict(common, do_train=False, do_eval=True, num_eval_steps=3)
     )
     lines = []
-    results = electra_tf.pretraining.run(eval_config, log=lines.append)
+    results = electra_tf.pretraining.runner.run(eval_config, log=lines.append)
     keys = {
         "loss", "masked_lm_accuracy", "masked_lm_loss", "sampled_masked_lm_accuracy",
         "disc_loss", "disc_auc", "disc_accuracy", "disc_precision", "disc_recall",
@@ -200,7 +200,7 @@ def test_precision_and_xla_runs(tmp_path, precision, jit):
         mixed_precision=precision,
         jit_compile=jit,
     )
-    scalars = electra_tf.pretraining.run(config, log=quiet([]))
+    scalars = electra_tf.pretraining.runner.run(config, log=quiet([]))
     assert np.isfinite(scalars["loss"]) and scalars["loss"] > 0
     assert tf.train.latest_checkpoint(config.model_dir).endswith("ckpt-2")
     import keras
@@ -214,25 +214,25 @@ def test_precision_and_xla_runs(tmp_path, precision, jit):
 def test_bad_inputs_fail_clearly(tmp_path):
     make_data_dir(str(tmp_path), n_examples=16)
     with pytest.raises(ValueError, match="No pre-training files match"):
-        electra_tf.pretraining.run(
+        electra_tf.pretraining.runner.run(
             tiny_config(tmp_path, pretrain_tfrecords=str(tmp_path / "none*")), log=quiet([])
         )
     short = tmp_path / "short.tfrecord"
     write_records(str(short), [([2, 5, 3], [1, 1, 1], [0, 0, 0])])
     with pytest.raises(ValueError, match="max_seq_length"):
-        electra_tf.pretraining.run(
+        electra_tf.pretraining.runner.run(
             tiny_config(tmp_path, pretrain_tfrecords=str(short)), log=quiet([])
         )
     bad_vocab = tmp_path / "bad_vocab.txt"
     bad_vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
     with pytest.raises(ValueError, match=r"\[MASK\]"):
-        electra_tf.pretraining.run(
+        electra_tf.pretraining.runner.run(
             tiny_config(tmp_path, vocab_file=str(bad_vocab)), log=quiet([])
         )
     with pytest.raises(HparamError, match="mixed_precision"):
-        electra_tf.pretraining.run(tiny_config(tmp_path, mixed_precision="float16"))
+        electra_tf.pretraining.runner.run(tiny_config(tmp_path, mixed_precision="float16"))
     with pytest.raises(FileNotFoundError, match="No checkpoint"):
-        electra_tf.pretraining.run(
+        electra_tf.pretraining.runner.run(
             tiny_config(tmp_path, "fresh", do_train=False, do_eval=True), log=quiet([])
         )
 
@@ -244,7 +244,7 @@ def test_debug_mode_restarts_the_model_dir(tmp_path):
     stale = os.path.join(config.model_dir, "stale.txt")
     open(stale, "w").close()
     lines = []
-    electra_tf.pretraining.run(config, log=lines.append)
+    electra_tf.pretraining.runner.run(config, log=lines.append)
     assert not os.path.exists(stale) and "started from scratch" in lines
     assert any(f"the existing model directory {config.model_dir}" in l for l in lines)
     assert os.path.exists(os.path.join(config.model_dir, "pretrain_config.json"))
@@ -334,11 +334,11 @@ def test_tiny_model_learns_on_the_bundled_text(tmp_path):
         "num_eval_steps": 8,
     }
     config = PretrainingConfig.from_hparams("tiny", data_dir, hparams)
-    electra_tf.pretraining.run(config, log=quiet([]))
+    electra_tf.pretraining.runner.run(config, log=quiet([]))
     eval_config = PretrainingConfig.from_hparams(
         "tiny", data_dir, dict(hparams, do_train=False, do_eval=True)
     )
-    results = electra_tf.pretraining.run(eval_config, log=quiet([]))
+    results = electra_tf.pretraining.runner.run(eval_config, log=quiet([]))
     figures = discriminator_figures(eval_config, 8)
     print("figures", figures, "results", results)
     assert figures["auc"] == pytest.approx(results["disc_auc"], abs=1e-6)

@@ -20,10 +20,10 @@ RUN = """
 import sys
 sys.path.insert(0, {tests!r})
 from pretraining_helpers import tiny_config
-import electra_tf.pretraining
+import electra_tf.pretraining.runner
 config = tiny_config({data_dir!r}, {name!r}, num_train_steps={steps},
                      save_checkpoints_steps=10, keep_checkpoint_max=2)
-electra_tf.pretraining.run(config)
+electra_tf.pretraining.runner.run(config)
 """
 
 

@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from electra_tf.finetuning import scorers, squad_eval
-from electra_tf.finetuning import tagging_utils
+from electra_tf.finetuning import chunking, scorers, squad_eval
 
 
 def _feed(scorer, labels, preds, losses, key="label_ids"):
@@ -85,7 +84,7 @@ def test_empty_split_is_an_error():
 
 
 def test_span_labels_and_tags():
-    get = tagging_utils.get_span_labels
+    get = scorers.get_span_labels
     assert get(["B-NP", "E-NP", "O", "S-VP", "S-NP"]) == [
         (0, 1, "NP"),
         (3, 3, "VP"),
@@ -102,14 +101,14 @@ def test_span_labels_and_tags():
     with pytest.raises(ValueError, match="NP"):
         get(["NP"])
     spans = [(0, 1, "NP"), (3, 3, "VP")]
-    assert tagging_utils.get_tags(spans, 5, "BIOES") == [
+    assert chunking.get_tags(spans, 5, "BIOES") == [
         "B-NP",
         "E-NP",
         "O",
         "S-VP",
         "O",
     ]
-    assert tagging_utils.get_tags(spans, 5, "BIO") == [
+    assert chunking.get_tags(spans, 5, "BIO") == [
         "B-NP",
         "I-NP",
         "O",

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from electra_tf import errors
+from electra_tf.finetuning import preprocessing
+from electra_tf.finetuning import qa_features
 from electra_tf.finetuning import qa_metrics
-from electra_tf.finetuning import squad
-from electra_tf.finetuning import task_builder
 
 from finetuning_helpers import ID, make_config, write_mrqa, write_squad
 
@@ -35,7 +35,7 @@ def _train_task(tmp_path, **hparams):
     ]
     write_squad(tmp_path, "squad", "train", [{"context": CONTEXT, "qas": qas}])
     config = make_config(tmp_path, task_names=["squad"], **hparams)
-    return task_builder.get_tasks(config)[0]
+    return preprocessing.get_tasks(config)[0]
 
 
 def _ids(text):
@@ -111,18 +111,18 @@ def test_out_of_span_window_points_at_cls(tmp_path):
 
 
 def test_max_context_and_improve_span():
-    spans = [squad.DocSpan(0, 5), squad.DocSpan(3, 5), squad.DocSpan(6, 5)]
+    spans = [qa_features.DocSpan(0, 5), qa_features.DocSpan(3, 5), qa_features.DocSpan(6, 5)]
     # "bought" (7): span B has left 4 / right 0, span C left 1 / right 3.
-    assert squad._check_is_max_context(spans, 2, 7)
-    assert not squad._check_is_max_context(spans, 1, 7)
+    assert qa_features._check_is_max_context(spans, 2, 7)
+    assert not qa_features._check_is_max_context(spans, 1, 7)
 
     class Tok:
         def tokenize(self, text):
             return text.lower().split()
 
     doc = ["(", "1895", "-", "1943", ")"]
-    assert squad._improve_answer_span(doc, 0, 4, Tok(), "1895") == (1, 1)
-    assert squad._improve_answer_span(doc, 0, 4, Tok(), "1900") == (0, 4)
+    assert qa_features._improve_answer_span(doc, 0, 4, Tok(), "1895") == (1, 1)
+    assert qa_features._improve_answer_span(doc, 0, 4, Tok(), "1900") == (0, 4)
 
 
 def test_get_final_text():
@@ -146,7 +146,7 @@ def _dev_task(tmp_path, name="squad", **hparams):
     write_squad(tmp_path, name, "dev", [{"context": DEV_CONTEXT, "qas": qas}])
     hparams.setdefault("max_seq_length", 16)
     config = make_config(tmp_path, task_names=[name], **hparams)
-    return config, task_builder.get_tasks(config)[0]
+    return config, preprocessing.get_tasks(config)[0]
 
 
 def _joint(eid, starts, start_lp, ends, end_lp, answerable=0.0, length=16):
@@ -228,7 +228,7 @@ def test_independent_decoding_and_squad_v1(tmp_path):
         tmp_path, task_names=["squadv1"], max_seq_length=16,
         joint_prediction=False, n_best_size=2,
     )
-    (task,) = task_builder.get_tasks(config)
+    (task,) = preprocessing.get_tasks(config)
     start = np.full(16, -5.0)
     end = np.full(16, -5.0)
     start[[6, 5]] = [3.0, 1.0]
@@ -276,7 +276,7 @@ def test_mrqa_reading_and_scoring(tmp_path):
     write_mrqa(tmp_path, "newsqa", "train", [paragraph])
     write_mrqa(tmp_path, "newsqa", "dev", [paragraph])
     config = make_config(tmp_path, task_names=["newsqa"], max_seq_length=16)
-    (task,) = task_builder.get_tasks(config)
+    (task,) = preprocessing.get_tasks(config)
     train = task.get_examples("train")
     assert [(e.qid, e.start_position, e.end_position) for e in train] == [
         ("m1", 1, 1),
@@ -314,7 +314,7 @@ def test_bad_squad_files_name_file_position_and_format(tmp_path, text, expected)
         f.write(text)
     config = make_config(tmp_path, task_names=["squad"], do_train=False, init_checkpoint="x")
     with pytest.raises(errors.DataError, match=expected):
-        task_builder.check_inputs(config, task_builder.get_tasks(config))
+        preprocessing.check_inputs(config, preprocessing.get_tasks(config))
 
 
 def test_bad_mrqa_lines_and_squad_train_answers(tmp_path):
@@ -323,10 +323,10 @@ def test_bad_mrqa_lines_and_squad_train_answers(tmp_path):
         f.write('{"context": "c", "qas": [}\n')
     config = make_config(tmp_path, task_names=["newsqa"], do_train=False, init_checkpoint="x")
     with pytest.raises(errors.DataError, match=r"newsqa/dev.jsonl line 3 is not valid JSON"):
-        task_builder.check_inputs(config, task_builder.get_tasks(config))
+        preprocessing.check_inputs(config, preprocessing.get_tasks(config))
     qa = _qa("q1", "Who?", "John", CONTEXT.index("John"))
     qa["answers"][0]["answer_start"] = "15"
     write_squad(tmp_path, "squad", "train", [{"context": CONTEXT, "qas": [qa]}])
     config = make_config(tmp_path, task_names=["squad"], do_eval=False)
     with pytest.raises(errors.DataError, match=r"train.json: data\[0\].paragraphs\[0\].qas\[0\]: 'answer_start' is a str, not an integer"):
-        task_builder.check_inputs(config, task_builder.get_tasks(config))
+        preprocessing.check_inputs(config, preprocessing.get_tasks(config))

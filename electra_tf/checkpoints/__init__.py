@@ -34,6 +34,7 @@ from electra_tf.checkpoints.original import (
     variable_shapes,
     variables_by_name,
 )
+from electra_tf import tokenization
 from electra_tf.config import FinetuningConfig, PretrainingConfig, load_hparams
 from electra_tf.errors import CheckpointError, MissingInputError
 
@@ -238,9 +239,18 @@ def load_pretrainer(path, hparams=None):
             f"'{path}' is a fine-tuned model; load it with "
             "electra_tf.checkpoints.load_finetuned or load_encoder."
         )
-    model = ElectraPretrainer(_need_config(description))
+    config = _need_config(description)
+    model = ElectraPretrainer(config, _special_ids(description, config))
     restore_by_name(variables_by_name(model), description.prefix)
     return model
+
+
+def _special_ids(description, config):
+    """The ids of [CLS], [SEP] and [MASK] in the vocab beside the
+    checkpoint (or its config's), for `compute_losses`; None without one."""
+    if description.vocab_file is None:
+        return None
+    return tokenization.special_ids(description.vocab_file, config.vocab_size)
 
 
 def load_encoder(path, hparams=None):
@@ -275,7 +285,7 @@ def load_finetuned(path, hparams=None):
     """Returns (FinetuningModel, FinetuningConfig, [Task]) of a fine-tuned
     directory `finetuning_models/<tasks>_model_<trial>`; `hparams`
     override fields of its saved config (e.g. a new `vocab_file`)."""
-    from electra_tf.finetuning import task_builder
+    from electra_tf.finetuning import preprocessing
     from electra_tf.models.finetuner import FinetuningModel
 
     description = describe(path)
@@ -304,7 +314,7 @@ def load_finetuned(path, hparams=None):
     finetuned.init_from_checkpoint(
         model, description.prefix, require_heads=True
     )
-    return model, config, task_builder.get_tasks(config)
+    return model, config, preprocessing.get_tasks(config)
 
 
 def load_pretraining_checkpoint(path, hparams=None):
@@ -384,7 +394,7 @@ def _hf_pretrainer(description, hparams):
     config = PretrainingConfig.from_hparams(
         os.path.basename(base), os.path.dirname(base), values
     )
-    model = ElectraPretrainer(config)
+    model = ElectraPretrainer(config, _special_ids(description, config))
     arrays = dict(gen.weights, **description.hf.weights)
     assign_from_arrays(variables_by_name(model), arrays, path)
     return model

@@ -17,23 +17,11 @@ from electra_tf.checkpoints import finetuned, huggingface, original
 from electra_tf.checkpoints.sizes import hf_model_config, hf_overrides
 from electra_tf.config import ModelConfig
 from electra_tf.errors import CheckpointError
+from electra_tf.models.finetuner import QA_SETTINGS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
-# The fine-tuned head type (run_finetuning task `head_type`) of each class.
-HEAD_TYPES = {
-    "ElectraForSequenceClassification": "classification",
-    "ElectraForTokenClassification": "tagging",
-    "ElectraForQuestionAnswering": "span",
-    "ElectraForMultipleChoice": "classification",
-}
 DENSE = {"dense/kernel", "dense/bias"}
-QA_SETTINGS = (
-    "beam_size",
-    "joint_prediction",
-    "answerable_classifier",
-    "answerable_uses_start_logits",
-)
 
 
 def _model_config(description, hparams):
@@ -53,15 +41,15 @@ def _source_shapes(description):
 def _finetuned_task(cls, description):
     """The head of a fine-tuned directory that fits `cls`."""
     specs = finetuned.read_head_specs(os.path.dirname(description.prefix))
-    fits = [s["name"] for s in specs if s["head_type"] == HEAD_TYPES[cls]]
+    fits = [s["name"] for s in specs if s["head_type"] == cls.head_type]
     if len(fits) == 1:
         return fits[0]
     heads = ", ".join(f"{s['name']} ({s['head_type']})" for s in specs)
     raise CheckpointError(
         f"'{description.path}' has heads {heads}: "
         f"{'none' if not fits else 'more than one'} of them fits "
-        f"{cls} (a {HEAD_TYPES[cls]} head). Pass task_name= to pick one, "
-        "or a new task name to start a new head on its encoder."
+        f"{cls.__name__} (a {cls.head_type} head). Pass task_name= to pick "
+        "one, or a new task name to start a new head on its encoder."
     )
 
 
@@ -70,9 +58,9 @@ def _head_args(cls, description, head_args):
     args, name = dict(head_args), cls.__name__
     default = inspect.signature(cls.__init__).parameters["task_name"].default
     if "task_name" not in args and description.format == "finetuned":
-        args["task_name"] = _finetuned_task(name, description)
+        args["task_name"] = _finetuned_task(cls, description)
     task = args.setdefault("task_name", default)
-    if description.format == "finetuned" and HEAD_TYPES[name] == "span":
+    if description.format == "finetuned" and cls.head_type == "span":
         for key in QA_SETTINGS:
             args.setdefault(key, getattr(description.config, key))
     prefix = f"task_specific/{task}/"
@@ -84,7 +72,7 @@ def _head_args(cls, description, head_args):
     labels = None
     if description.format == "huggingface":
         labels = description.hf.labels
-    if not head or HEAD_TYPES[name] == "span":
+    if not head or cls.head_type == "span":
         return args
     if set(head) != DENSE:
         raise CheckpointError(
@@ -148,7 +136,7 @@ def load_task_model(cls, path, hparams=None, **head_args):
         if cls.__name__ == "FinetuningModel":
             args = dict(head_args)
             if description.format == "finetuned":
-                for key in QA_SETTINGS + ("answerable_weight",):
+                for key in SETTINGS:
                     args.setdefault(key, getattr(description.config, key))
         else:
             args = _head_args(cls, description, head_args)

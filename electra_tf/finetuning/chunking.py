@@ -1,10 +1,10 @@
 """CoNLL-2000 chunking as span-level sequence tagging.
 
 Port of finetune/tagging/tagging_tasks.py (`TaggingTask`): the CoNLL column
-reader, BIO -> spans -> BIOES labels, the label mapping pickle,
-`tokenize_and_align` (always lower-cased, no CJK splitting) and the tagging
-features (first sub-token positions, segment id 1 for every token, the
-original truncation heuristic).
+reader, BIO -> spans -> BIOES labels (with tagging_utils.py `get_tags`), the
+label mapping pickle, `tokenize_and_align` (always lower-cased, no CJK
+splitting) and the tagging features (first sub-token positions, segment id
+1 for every token, the original truncation heuristic).
 """
 
 import logging
@@ -15,12 +15,26 @@ import tensorflow as tf
 
 from electra_tf import errors
 from electra_tf.finetuning import scorers
-from electra_tf.finetuning import tagging_utils
 from electra_tf.finetuning import task
 
 logger = logging.getLogger(__name__)
 
 LABEL_ENCODING = "BIOES"
+
+
+def get_tags(span_labels, length, encoding):
+    """Tag sequence of `length` for the spans, in an encoding such as BIOES."""
+    tags = ["O"] * length
+    for start, end, kind in span_labels:
+        for i in range(start, end + 1):
+            tags[i] = "I-" + kind
+        if "E" in encoding:
+            tags[end] = "E-" + kind
+        if "B" in encoding:
+            tags[start] = "B-" + kind
+        if "S" in encoding and start == end:
+            tags[start] = "S-" + kind
+    return tags
 
 
 class TaggingExample(task.Example):
@@ -30,8 +44,8 @@ class TaggingExample(task.Example):
         super().__init__(task_name)
         self.eid = eid
         self.words = words
-        spans = tagging_utils.get_span_labels(tags)
-        labels = tagging_utils.get_tags(spans, len(words), LABEL_ENCODING)
+        spans = scorers.get_span_labels(tags)
+        labels = get_tags(spans, len(words), LABEL_ENCODING)
         self.labels = [label_mapping[label] for label in labels]
 
 
@@ -120,9 +134,9 @@ class TaggingTask(task.Task):
             else:
                 sentences = self._get_labeled_sentences(split)
             for _, sentence_tags in sentences:
-                spans = tagging_utils.get_span_labels(sentence_tags)
+                spans = scorers.get_span_labels(sentence_tags)
                 n = len(sentence_tags)
-                tags.update(tagging_utils.get_tags(spans, n, LABEL_ENCODING))
+                tags.update(get_tags(spans, n, LABEL_ENCODING))
         if not tags:
             self.raw_file("train.txt")  # a clear error if nothing is there
             raise errors.DataError(

@@ -1,8 +1,11 @@
-"""Featurised fine-tuning data as cached TFRecords, and the tf.data pipeline.
+"""Fine-tuning data: the tasks of a run, their checked inputs, their
+featurised records cached as TFRecords, and the tf.data pipeline.
 
-Port of finetune/preprocessing.py (`Preprocessor`): all tasks' examples of a split
-are featurised into `<preprocessed_data_dir>/<sorted task names>_<split>
-.tfrecord` with a `.metadata` JSON, padded with all-zero records whose
+Port of finetune/task_builder.py (`get_tasks`: every task shares one
+`FullTokenizer`) and finetune/preprocessing.py (`Preprocessor`): all tasks'
+examples of a split are featurised into
+`<preprocessed_data_dir>/<sorted task names>_<split>.tfrecord` with a
+`.metadata` JSON, padded with all-zero records whose
 `task_id` is `len(task_names)` up to a multiple of the batch size; records
 are parsed with fixed-length specs and int64 cast to int32.
 """
@@ -17,6 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf import errors
+from electra_tf import tokenization
+from electra_tf.finetuning import chunking
+from electra_tf.finetuning import glue
+from electra_tf.finetuning import squad
 from electra_tf.finetuning import task as task_lib
 
 logger = logging.getLogger(__name__)
@@ -24,6 +31,63 @@ logger = logging.getLogger(__name__)
 # Bump when featurisation or the cache key changes so that older caches
 # are rebuilt.
 CACHE_FORMAT_VERSION = 2
+
+TASKS = {**glue.GLUE_TASKS, **squad.QA_TASKS, **chunking.TAGGING_TASKS}
+
+
+def get_task(config, task_name, tokenizer):
+    if task_name not in TASKS:
+        raise errors.ConfigError(
+            f"Unknown task {task_name!r} in task_names; use one of "
+            f"{', '.join(TASKS)}."
+        )
+    return TASKS[task_name](config, tokenizer)
+
+
+def get_tasks(config, tokenizer=None):
+    """The tasks of `config.task_names`, in order (the order gives task ids)."""
+    if len(set(config.task_names)) != len(config.task_names):
+        raise errors.ConfigError(
+            f"task_names has duplicates: {config.task_names}; name each "
+            "task once."
+        )
+    if tokenizer is None:
+        if not tf.io.gfile.exists(config.vocab_file):
+            raise errors.MissingInputError(
+                f"The vocab file {config.vocab_file} does not exist; put "
+                "the pre-trained model's vocab.txt in <data-dir>/models/"
+                "<model-name>/ or <data-dir>/, or set the vocab_file hparam."
+            )
+        tokenizer = tokenization.FullTokenizer(
+            config.vocab_file, do_lower_case=config.do_lower_case
+        )
+    return [get_task(config, name, tokenizer) for name in config.task_names]
+
+
+def splits_used(config, task):
+    """The splits a run of `config` reads for `task`: train, dev and, when
+    test outputs are written (GLUE and SQuAD 2.0, see `ModelRunner.
+    write_test_outputs`), the test splits."""
+    splits = []
+    if config.do_train:
+        splits.append("train")
+    if config.do_eval:
+        splits.append("dev")
+        writes_test = task.name in glue.GLUE_TASKS or task.name == "squad"
+        if config.write_test_outputs and writes_test:
+            splits += task.get_test_splits()
+    return splits
+
+
+def check_inputs(config, tasks):
+    """Reads and checks every split the run uses before training starts.
+
+    Deviation from reference: the original reads dev and test data only
+    after training, so a bad dev file is found hours into a run.
+    """
+    for t in tasks:
+        for split in splits_used(config, t):
+            t.check_split(split)
 
 
 def _file_identity(path, chunk_size=1 << 24):
@@ -135,8 +199,8 @@ class Preprocessor:
             with tf.io.gfile.GFile(metadata_path, "r") as f:
                 metadata = json.load(f)
             # Deviation from reference: the original reuses the records
-            # whenever the metadata exists (`_serialize_dataset`); here only when the
-            # settings that shape them are unchanged.
+            # whenever the metadata exists (`_serialize_dataset`); here only
+            # when the settings that shape them are unchanged.
             if metadata.get("settings") == settings and tf.io.gfile.exists(
                 tfrecords_path
             ):

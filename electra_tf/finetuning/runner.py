@@ -28,7 +28,6 @@ from electra_tf.checkpoints import finetuned
 from electra_tf.config import HparamError
 from electra_tf.errors import OutputExistsError
 from electra_tf.finetuning import preprocessing
-from electra_tf.finetuning import task_builder
 from electra_tf.models.finetuner import FinetuningModel
 from electra_tf.training import distribution
 from electra_tf.training import loop
@@ -357,8 +356,8 @@ def _run_trials(config, strategy):
     chief = distribution.is_chief(strategy)
     if chief:
         logger.info("Config: %s", config.to_json())
-    tasks = task_builder.get_tasks(config)
-    task_builder.check_inputs(config, tasks)
+    tasks = preprocessing.get_tasks(config)
+    preprocessing.check_inputs(config, tasks)
     results, trials = [], []
     trial = 1
     while config.num_trials < 0 or trial <= config.num_trials:

@@ -11,8 +11,6 @@ import math
 
 import numpy as np
 
-from electra_tf.finetuning import tagging_utils
-
 logger = logging.getLogger(__name__)
 
 
@@ -190,6 +188,46 @@ def _prf(n_correct, n_predicted, n_gold):
     return [("precision", p), ("recall", r), ("f1", f1)]
 
 
+def _split_tag(tag):
+    """(prefix, type) of a tag such as "B-NP"; "O" has no prefix."""
+    if tag == "O":
+        return None, "O"
+    prefix, sep, kind = tag.partition("-")
+    if not sep or not kind:
+        raise ValueError(
+            f"Tag '{tag}' is not 'O' nor '<prefix>-<type>' (e.g. 'B-NP'); "
+            "fix the tag column of the tagging file."
+        )
+    return prefix, kind
+
+
+def get_span_labels(sentence_tags, inv_label_mapping=None):
+    """Spans (start, end, type) of a tag sequence, scanned as the original
+    (finetune/tagging/tagging_utils.py: `get_span_labels`).
+
+    `I-`/`E-` tags continue the open span (an `I-` after `O` opens one, a
+    type change inside `I-` tags does not close it); `B-`, `S-` and `O`
+    close the open span. With `inv_label_mapping`, tags are label ids.
+    """
+    if inv_label_mapping:
+        sentence_tags = [inv_label_mapping[i] for i in sentence_tags]
+    spans = []
+    last = "O"
+    start = -1
+    for i, tag in enumerate(sentence_tags):
+        prefix, _ = _split_tag(tag)
+        if (prefix in ("S", "B") or tag == "O") and last != "O":
+            spans.append((start, i - 1, _split_tag(last)[1]))
+        if prefix in ("B", "S") or last == "O":
+            start = i
+        last = tag
+    if len(sentence_tags) and sentence_tags[-1] != "O":
+        spans.append(
+            (start, len(sentence_tags) - 1, _split_tag(sentence_tags[-1])[1])
+        )
+    return spans
+
+
 class EntityLevelF1Scorer(Scorer):
     """Span-level precision / recall / F1 over label ids (chunking).
 
@@ -223,8 +261,8 @@ class EntityLevelF1Scorer(Scorer):
         n_correct = n_predicted = n_gold = 0
         inv = self._inv_label_mapping
         for labels, preds in zip(self._labels, self._preds):
-            gold = set(tagging_utils.get_span_labels(labels, inv))
-            pred = set(tagging_utils.get_span_labels(preds, inv))
+            gold = set(get_span_labels(labels, inv))
+            pred = set(get_span_labels(preds, inv))
             n_correct += len(gold & pred)
             n_gold += len(gold)
             n_predicted += len(pred)

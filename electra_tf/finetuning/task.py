@@ -2,8 +2,9 @@
 
 Port of finetune/task.py (`Task`, `Example`) and finetune/feature_spec.py
 (`FeatureSpec`, `get_shared_feature_specs`). A task reads
-its raw files, turns examples into feature dicts and names its scorer; the
-model side (heads, losses) lives in models/finetuner.py.
+its raw files, turns examples into feature dicts and names its scorer and
+its kind of head; the model side (heads, losses) lives in
+models/head_kinds.py.
 """
 
 import logging
@@ -65,8 +66,8 @@ class Task:
     """A fine-tuning task: raw data -> examples -> feature dicts -> scores.
 
     Subclasses implement `get_examples`, `featurize`, `get_feature_specs`,
-    `get_scorer` and name their head type in `head_type`
-    ("classification", "regression", "span" or "tagging").
+    `get_scorer` and name their kind of head in `head_type` (a key of
+    `models.head_kinds.HEAD_KINDS`).
 
     Args:
       config: the `FinetuningConfig`.

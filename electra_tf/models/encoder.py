@@ -12,6 +12,7 @@ import keras
 from electra_tf.config import ModelConfig
 from electra_tf.layers.embeddings import Embeddings
 from electra_tf.layers.transformer import TransformerLayer
+from electra_tf.models.pretrained import PretrainedMixin
 
 # Legend: B batch, L sequence length, E embedding size, H hidden size.
 
@@ -52,8 +53,9 @@ def attention_mask_from_input_mask(input_mask, causal=None):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class Encoder(keras.Model):
-    """The ELECTRA/BERT encoder.
+class Encoder(PretrainedMixin, keras.Model):
+    """The ELECTRA/BERT encoder; `from_pretrained` reads the discriminator's
+    of a pre-training checkpoint.
 
     Args:
         config: a `ModelConfig` (or its dict).
@@ -72,11 +74,13 @@ class Encoder(keras.Model):
         ...     num_hidden_layers=1, num_attention_heads=2,
         ...     intermediate_size=32)
         >>> enc = Encoder(cfg)
-        >>> ids = np.ones((2, 5), "int32")
+        >>> ids = keras.ops.ones((2, 5), "int32")
         >>> enc({"input_ids": ids, "input_mask": ids,
         ...      "segment_ids": 0 * ids})["sequence_output"].shape
         TensorShape([2, 5, 16])
     """
+
+    _checkpoint_loader = "load_encoder"
 
     def __init__(self, config, embeddings=None, causal=None, **kwargs):
         kwargs.setdefault("name", "electra")
@@ -150,21 +154,6 @@ class Encoder(keras.Model):
             "pooled_output": x[:, 0],
             "all_layer_outputs": all_layer_outputs,
         }
-
-    @classmethod
-    def from_pretrained(cls, path, hparams=None):
-        """The encoder (the discriminator's, for a pre-training checkpoint) at `path`: our checkpoints, original TF1
-        ones (pass their `hparams`) or Hugging Face folders."""
-        # Imported on use: the checkpoint module builds models.
-        from electra_tf import checkpoints
-
-        return checkpoints.load_encoder(path, hparams)
-
-    def save_pretrained(self, path, format="hf", vocab_file=None):
-        """Writes this model as `format` ('hf', 'original')."""
-        from electra_tf import checkpoints
-
-        return checkpoints.save_model(self, path, format, vocab_file)
 
     def get_config(self):
         return {

@@ -1,16 +1,3 @@
-"""Pre-training: `run(config)` trains or evaluates as run_pretraining.py.
-
-`run` lives in `runner` and is imported on first use, so that the light
-modules of this package (masking, data, build_dataset) import without the
-model and training code.
-"""
-
-import importlib
-
-
-def __getattr__(name):
-    if name == "run":
-        return importlib.import_module("electra_tf.pretraining.runner").run
-    raise AttributeError(
-        f"module 'electra_tf.pretraining' has no attribute '{name}'"
-    )
+"""Pre-training: data building and reading, evaluation and the run
+(`runner.run(config)` trains or evaluates as run_pretraining.py). The model
+and its masking are in models/."""

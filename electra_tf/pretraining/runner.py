@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_tf import checkpoints
+from electra_tf import checkpoints, tokenization
 from electra_tf.errors import MissingInputError
 from electra_tf.checkpoints import original, ours
 from electra_tf.models.pretrainer import ElectraPretrainer
@@ -253,9 +253,11 @@ def run(config, log=print, observers=()):
         log("Config:\n" + describe(config))
     with distribution.precision_policy(config.mixed_precision):
         keras.utils.set_random_seed(config.seed)
+        special_ids = tokenization.special_ids(
+            config.vocab_file, config.vocab_size
+        )
         with strategy.scope():
-            model = ElectraPretrainer(config)
-        _ = model.special_ids  # fail early on a bad vocab
+            model = ElectraPretrainer(config, special_ids)
         if config.do_train:
             return train(config, strategy, model, log)
         return evaluate(config, strategy, model, log, observers)

@@ -31,22 +31,20 @@ class NonFiniteLossError(InputError, FloatingPointError):
     line)."""
 
 
-def make_train_function(
-    strategy, model, optimizer, loss_fn, clip_norm=1.0, jit_compile=False
+def make_replica_step(
+    model, optimizer, loss_fn, clip_norm=1.0, jit_compile=False
 ):
-    """Returns `run(iterator, num_steps)`: num_steps optimizer steps in one
-    tf.function call; it returns the last step's scalars averaged over the
-    replicas (`loss_fn`'s dict plus `grad_norm` and `learning_rate`).
+    """Returns `step(batch)`: one optimizer step on one replica's batch, to
+    run under `strategy.run` (or as a Keras `train_step`).
 
-    `loss_fn(batch, step)` runs per replica and returns a dict of scalars
-    whose "loss" is minimized.
+    `loss_fn(batch, step)` returns a dict of scalars whose "loss" is
+    minimized. The step unscales the gradients, clips them by global norm,
+    skips the step on every replica when one overflowed (float16 loss
+    scaling) and applies them scaled by 1 / replicas. It returns
+    `loss_fn`'s dict plus `grad_norm` and `learning_rate`.
     """
     variables = model.trainable_variables
-    replicas = strategy.num_replicas_in_sync
     loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    if not optimizer.built:  # slots must exist before tracing
-        with strategy.scope():
-            optimizer.build(variables)
 
     # No autograph: nothing here branches on tensors, and converting the
     # model's code costs seconds per trace.
@@ -60,6 +58,7 @@ def make_train_function(
         return scalars, tape.gradient(loss, variables)
 
     def replica_step(batch):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         step = tf.convert_to_tensor(optimizer.iterations)
         scalars, grads = forward_backward(batch, step)
         scale = optimizer.dynamic_scale if loss_scaled else 1.0
@@ -79,6 +78,26 @@ def make_train_function(
             variables,
         )
         return scalars
+
+    return replica_step
+
+
+def make_train_function(
+    strategy, model, optimizer, loss_fn, clip_norm=1.0, jit_compile=False
+):
+    """Returns `run(iterator, num_steps)`: num_steps optimizer steps in one
+    tf.function call; it returns the last step's scalars averaged over the
+    replicas (`loss_fn`'s dict plus `grad_norm` and `learning_rate`).
+
+    `loss_fn(batch, step)` runs per replica and returns a dict of scalars
+    whose "loss" is minimized.
+    """
+    if not optimizer.built:  # slots must exist before tracing
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
+    replica_step = make_replica_step(
+        model, optimizer, loss_fn, clip_norm, jit_compile
+    )
 
     def one_step(iterator):
         per_replica = strategy.run(replica_step, args=(next(iterator),))

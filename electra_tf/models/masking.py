@@ -1,22 +1,64 @@
 """Dynamic masking and sampling for pre-training.
 
 Port of pretrain/pretrain_helpers.py: gather_positions, scatter_update, mask,
-unmask, sample_from_softmax (and `sample_ids`, its ids). Inputs are dicts of
+unmask, sample_from_softmax (and `sample_ids`, its ids); and of
+run_pretraining.py `_get_fake_data` (`fake_data`). Inputs are dicts of
 int32 tensors named as the original's features (`input_ids`, `input_mask`,
 `segment_ids`, `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights`).
 
-Randomness comes from stateless ops keyed by one seed per example (`seeds`,
-int [B, 2]): the draws for an example depend on its seed only, so a resumed
-run repeats exactly and the masks of a global batch do not depend on how it
-is split across replicas.
+Randomness comes from stateless ops keyed by one seed per example
+(`example_seeds`, int [B, 2]): the draws for an example depend on its seed
+only, so a resumed run repeats exactly and the masks of a global batch do not
+depend on how it is split across replicas.
+
+Example:
+    >>> seq = tf.constant([[10, 11, 12, 13]])
+    >>> gather_positions(seq, tf.constant([[2, 0]])).numpy()
+    array([[12, 10]], dtype=int32)
+    >>> updated, _ = scatter_update(seq, tf.constant([[7, 8]]),
+    ...                             tf.constant([[1, 3]]))
+    >>> updated.numpy()
+    array([[10,  7, 12,  8]], dtype=int32)
 """
 
 import tensorflow as tf
 
 # B batch, L sequence length, N predictions per sequence, V vocab, D depth.
 
+# The random streams of pre-training: a stream's key is
+# `seed * STREAMS_PER_SEED + SEED_STREAMS[name]` (the numbers key the draws of
+# every saved run: changing them changes its masks and samples).
+STREAMS_PER_SEED = 8
+SEED_STREAMS = {
+    "train_masking": 1,
+    "train_sampling": 2,
+    "eval_masking": 3,
+    "eval_sampling": 4,
+}
+
 # Share of the chosen positions that become [MASK]; the rest keep their token.
 MASK_SHARE = 0.85
+
+
+def example_seeds(seed, batch_size, step, stream):
+    """int64 [B, 2]: one stateless seed per example of the global batch.
+
+    The seed is (the key of `stream` under `seed`, the example's index in
+    the run: step x global batch + the replica's offset + row). A resumed
+    run thus draws the same masks, and they do not depend on how the global
+    batch is split across replicas.
+    """
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    batch = tf.cast(batch_size, tf.int64)
+    first = (
+        tf.cast(step, tf.int64) * replicas + tf.cast(replica, tf.int64)
+    ) * batch
+    counter = first + tf.range(batch, dtype=tf.int64)  # [B]
+    key = seed * STREAMS_PER_SEED + SEED_STREAMS[stream]
+    key = tf.fill([batch], tf.constant(key, tf.int64))
+    return tf.stack([key, counter], axis=1)  # [B, 2]
 
 
 def gather_positions(sequence, positions):
@@ -246,3 +288,45 @@ def sample_from_softmax(logits, seeds, disallow=None):
     """`sample_ids` as the original returns it: a float one-hot [B, N, V]."""
     sampled = sample_ids(logits, seeds, disallow)
     return tf.one_hot(sampled, tf.shape(logits)[-1], dtype=logits.dtype)
+
+
+def fake_data(
+    masked,
+    mlm_logits,
+    seeds,
+    disallow_correct=False,
+    temperature=1.0,
+    every_sample_fake=False,
+):
+    """Port of run_pretraining.py `_get_fake_data`: generator samples put
+    in at the masked positions, and the discriminator's labels.
+
+    Args:
+        masked: the output of `mask`.
+        mlm_logits: float32 [B, N, V], the generator's.
+        seeds: int [B, 2], one stateless seed per example.
+        disallow_correct: never sample the original token.
+        temperature: the logits are divided by it before sampling.
+        every_sample_fake: label every replaced position fake, even when
+            the sample is the original token (Electric); else only changed
+            positions are fake.
+
+    Returns:
+        (fake input_ids [B, L], labels [B, L] int32, sampled ids [B, N]).
+    """
+    original_ids = unmask(masked)  # [B, L]
+    disallow = None
+    if disallow_correct:
+        disallow = tf.one_hot(
+            masked["masked_lm_ids"], tf.shape(mlm_logits)[-1]
+        )  # [B, N, V]
+    if temperature != 1.0:
+        mlm_logits = mlm_logits / temperature
+    sampled_tokids = sample_ids(mlm_logits, seeds, disallow)  # [B, N]
+    updated_ids, updated_mask = scatter_update(
+        original_ids, sampled_tokids, masked["masked_lm_positions"]
+    )  # [B, L], [B, L]
+    if every_sample_fake:
+        return updated_ids, updated_mask, sampled_tokids
+    changed = tf.cast(tf.not_equal(updated_ids, original_ids), tf.int32)
+    return updated_ids, updated_mask * changed, sampled_tokids
