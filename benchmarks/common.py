@@ -8,6 +8,7 @@ timed repeat, so load from other programs on a shared machine spreads over
 all of them. Reported times are medians over rounds; warm-up is excluded.
 """
 
+import argparse
 import multiprocessing
 import os
 import platform
@@ -38,6 +39,16 @@ def hf_config(model_config, role, **extra):
 
     values = dict(hf_layout.config_json(role, model_config), **extra)
     return transformers.ElectraConfig(**values)
+
+
+def step_parser(description, steps):
+    """The flags of the step benchmarks; `steps` is the default per repeat."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--seq_length", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=steps, help="per repeat")
+    return parser
 
 
 def _serve(conn, factory, args):

@@ -10,8 +10,6 @@ the original's), AdamW, clipping. B32, L128, float32 and bfloat16
     python benchmarks/finetuning_step.py [--repeats 5] [--steps 3]
 """
 
-import argparse
-
 import common
 import matmul_peak
 from pretraining_step import random_ids
@@ -142,11 +140,7 @@ class HFStep:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--seq_length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=3, help="per repeat")
+    parser = common.step_parser(__doc__, steps=3)
     args = parser.parse_args()
     b, length = args.batch_size, args.seq_length
     hf = common.have_torch()

@@ -14,7 +14,6 @@ max_predictions_per_seq positions in both.
     python benchmarks/pretraining_step.py [--repeats 5] [--steps 2]
 """
 
-import argparse
 import os
 import tempfile
 
@@ -346,11 +345,7 @@ def step_table(rows, times, batch_size, flops, rates):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--seq_length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=2, help="per repeat")
+    parser = common.step_parser(__doc__, steps=2)
     parser.add_argument(
         "--no_jit", action="store_true", help="leave out the jit rows"
     )

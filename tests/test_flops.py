@@ -36,22 +36,9 @@ def test_inference_flops_of_a_length_128_input(h, l, e, expected):
 def test_step_matmul_flops_of_a_small_step_by_hand():
     # One layer each, H=4 (I=8), generator H=2 (I=4), E=4, V=10, B=1, L=3,
     # N=2. Encoder: L*H*3H*2 + 2*2*L*L*H + 2*L*H*H + 4*L*H*I.
-    disc = ModelConfig(
-        vocab_size=10,
-        hidden_size=4,
-        num_hidden_layers=1,
-        num_attention_heads=1,
-        intermediate_size=8,
-        embedding_size=4,
-    )
-    gen = ModelConfig(
-        vocab_size=10,
-        hidden_size=2,
-        num_hidden_layers=1,
-        num_attention_heads=1,
-        intermediate_size=4,
-        embedding_size=4,
-    )
+    shared = dict(num_hidden_layers=1, num_attention_heads=1, embedding_size=4)
+    disc = ModelConfig(10, hidden_size=4, intermediate_size=8, **shared)
+    gen = ModelConfig(10, hidden_size=2, intermediate_size=4, **shared)
     disc_encoder = 288 + 144 + 96 + 384
     gen_encoder = 72 + 72 + 24 + 96 + 2 * 3 * 4 * 2  # + projection 4 -> 2
     heads = 2 * 2 * 2 * 4 + 2 * 2 * 4 * 10 + 2 * 3 * 16 + 2 * 3 * 4

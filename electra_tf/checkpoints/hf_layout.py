@@ -8,9 +8,11 @@ Ports the name mapping of transformers' models/electra/modeling_electra.py
 name tables per role, and translates config.json to and from ModelConfig.
 """
 
+import dataclasses
+
 import numpy as np
 
-from electra_tf.config import ModelConfig
+from electra_tf.config import ModelConfig, get_bert_config
 from electra_tf.errors import CheckpointError, ConfigError
 
 # The transformers class of each role, written to `architectures`.
@@ -22,32 +24,12 @@ ARCHITECTURES = {
 }
 
 # The defaults of transformers' ElectraConfig and BertConfig, used for keys
-# a config.json leaves out (as transformers does when it reads one).
+# a config.json leaves out (as transformers does when it reads one): the
+# original's small and base sizes with BERT's vocabulary.
 HF_DEFAULTS = {
-    "electra": dict(
-        vocab_size=30522,
-        embedding_size=128,
-        hidden_size=256,
-        num_hidden_layers=12,
-        num_attention_heads=4,
-        intermediate_size=1024,
-    ),
-    "bert": dict(
-        vocab_size=30522,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-    ),
+    "electra": get_bert_config("small", 30522, embedding_size=128),
+    "bert": get_bert_config("base", 30522),
 }
-SHARED_DEFAULTS = dict(
-    hidden_act="gelu",
-    hidden_dropout_prob=0.1,
-    attention_probs_dropout_prob=0.1,
-    max_position_embeddings=512,
-    type_vocab_size=2,
-    initializer_range=0.02,
-)
 # transformers' "gelu" is the exact erf form, as the original's.
 ACTIVATIONS = ("gelu", "relu", "tanh")
 
@@ -204,7 +186,7 @@ def name_table(role, cfg, base="electra.", num_labels=0, task_name="tagging"):
 
 def model_config_from_hf(hf_config, model_type, path):
     """Our ModelConfig from an HF config.json, with transformers' defaults."""
-    values = dict(SHARED_DEFAULTS, **HF_DEFAULTS[model_type])
+    values = dataclasses.asdict(HF_DEFAULTS[model_type])
     values.update({k: hf_config[k] for k in values if k in hf_config})
     if model_type == "bert":
         values["embedding_size"] = values["hidden_size"]
@@ -282,17 +264,16 @@ def config_json(role, cfg, labels=None):
             f"use one of {', '.join(ACTIVATIONS)}."
         )
     check_generator_act(role, cfg, ConfigError)
-    values = {
-        "architectures": [ARCHITECTURES[role]],
-        "model_type": "electra",
-        "embedding_size": cfg.embedding_width,
-        "layer_norm_eps": 1e-12,
-        "position_embedding_type": "absolute",
-        "pad_token_id": 0,
-        "torch_dtype": "float32",
-    }
-    for key in (*SHARED_DEFAULTS, *HF_DEFAULTS["bert"]):
-        values[key] = getattr(cfg, key)
+    values = dataclasses.asdict(cfg)
+    values.update(
+        architectures=[ARCHITECTURES[role]],
+        model_type="electra",
+        embedding_size=cfg.embedding_width,
+        layer_norm_eps=1e-12,
+        position_embedding_type="absolute",
+        pad_token_id=0,
+        torch_dtype="float32",
+    )
     if labels is not None:
         values["id2label"] = {str(i): name for i, name in enumerate(labels)}
         values["label2id"] = {name: i for i, name in enumerate(labels)}

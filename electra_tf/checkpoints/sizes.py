@@ -10,30 +10,15 @@ import os
 
 from electra_tf.checkpoints import huggingface
 from electra_tf.checkpoints.original import CheckpointMismatchError
-from electra_tf.config import load_hparams
+from electra_tf.config import ModelConfig, load_hparams
 from electra_tf.errors import CheckpointError
 
-
-def _check_overrides(config, model_config, path):
-    if config.model_hparam_overrides:
-        hf_model_config(
-            model_config,
-            path,
-            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
-        )
-
-
-MODEL_FIELDS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "initializer_range",
+# The ModelConfig fields that `model_hparam_overrides` carries (vocab_size
+# and embedding_size are hparams of the run config itself).
+MODEL_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(ModelConfig)
+    if f.name not in ("vocab_size", "embedding_size")
 )
 
 
@@ -72,14 +57,28 @@ def hf_overrides(model_config):
     }
 
 
+def _hf_init_checkpoint(config):
+    """The HFCheckpoint of `config.init_checkpoint` when that is an HF
+    folder (its sizes checked against `model_hparam_overrides`), else None."""
+    path = config.init_checkpoint
+    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+        return None
+    hf = huggingface.read(path)
+    if config.model_hparam_overrides:
+        hf_model_config(
+            hf.model_config,
+            path,
+            dict(config.model_hparam_overrides, vocab_size=config.vocab_size),
+        )
+    return hf
+
+
 def pretraining_config_for(config):
     """`config` with the discriminator of an HF `init_checkpoint` folder
     (sizes from its config.json unless `model_hparam_overrides` set them)."""
-    path = config.init_checkpoint
-    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+    hf = _hf_init_checkpoint(config)
+    if hf is None:
         return config
-    hf = huggingface.read(path)
-    _check_overrides(config, hf.model_config, path)
     return dataclasses.replace(config, **hf_overrides(hf.model_config))
 
 
@@ -87,17 +86,15 @@ def finetuning_config_for(config):
     """`config` with the model of an HF `init_checkpoint` folder: sizes
     from its config.json unless `model_hparam_overrides` set them (then
     they must agree), and its vocab when the config's does not exist."""
-    path = config.init_checkpoint
-    if not (path and os.path.isdir(path) and huggingface.is_hf_folder(path)):
+    hf = _hf_init_checkpoint(config)
+    if hf is None:
         return config
-    hf = huggingface.read(path)
-    _check_overrides(config, hf.model_config, path)
     values = hf_overrides(hf.model_config)
     if not (config.vocab_file and os.path.exists(config.vocab_file)):
         if hf.vocab_file is None:
             raise CheckpointError(
-                f"{path} has no vocab.txt and the config's vocab_file "
-                f"{config.vocab_file} does not exist; set vocab_file."
+                f"{config.init_checkpoint} has no vocab.txt and the config's "
+                f"vocab_file {config.vocab_file} does not exist; set vocab_file."
             )
         values.update(
             vocab_file=hf.vocab_file,

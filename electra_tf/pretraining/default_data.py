@@ -20,9 +20,8 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.pretraining import build_dataset
 
-MAX_SEQ_LENGTH = 128
-NUM_OUT_FILES = 8
-SEED = 0
+# The builder's settings, also recorded in INFO_FILE.
+SETTINGS = {"max_seq_length": 128, "num_out_files": 8, "seed": 0}
 INFO_FILE = "DEFAULT_DATA.json"  # written last; its presence = complete
 
 
@@ -65,9 +64,7 @@ def ensure_default_data(cache_dir=None, max_files=None, show_progress=True):
     info = {
         "corpus": [os.path.basename(f) for f in files],
         "vocab_md5": _md5(vocab_file),
-        "max_seq_length": MAX_SEQ_LENGTH,
-        "num_out_files": NUM_OUT_FILES,
-        "seed": SEED,
+        **SETTINGS,
     }
     records_dir = os.path.join(data_dir, "pretrain_tfrecords")
     if _is_complete(data_dir, info):
@@ -88,9 +85,7 @@ def ensure_default_data(cache_dir=None, max_files=None, show_progress=True):
                 input_files=files,
                 vocab_file=vocab_file,
                 output_dir=new_records,
-                max_seq_length=MAX_SEQ_LENGTH,
-                num_out_files=NUM_OUT_FILES,
-                seed=SEED,
+                **SETTINGS,
             ),
             show_progress=show_progress,
         )
