@@ -1,6 +1,6 @@
 """An independent NumPy statement of the original model math (float64).
 
-Written from the paper and the original's documented formulas (spec 3), to
+Written from the paper and the original's model/modeling.py (BertModel), to
 check our Keras layers value by value. Weights are passed as dicts keyed by
 the original checkpoint names.
 """

@@ -1,4 +1,5 @@
-"""Tests for electra_tf.flops: the original's printed FLOPs (spec 8)."""
+"""Tests for electra_tf.flops: the FLOPs printed by the original's
+flops_computation.py."""
 
 import doctest
 import subprocess

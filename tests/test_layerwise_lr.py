@@ -1,4 +1,5 @@
-"""Layer-wise learning rates of fine-tuning, measured on a 12-layer model (spec 5.3)."""
+"""Layer-wise learning rates of fine-tuning, measured on a 12-layer model
+(model/optimization.py: _get_layer_lrs)."""
 
 import re
 
@@ -62,7 +63,7 @@ def _depth(path):
 def test_original_exponents_for_12_layers(tmp_path):
     factors = _rate_factors(tmp_path)
     assert len(factors) == 5 + 2 + 12 * 16 + 2  # embeddings, project, layers, head
-    # The values of spec 5.3 for n = 12, decay 0.8.
+    # The values of model/optimization.py: _get_layer_lrs for n = 12, decay 0.8.
     assert factors["task_specific/rte/dense/kernel"] == pytest.approx(1.0, rel=1e-4)
     assert factors["electra/encoder/layer_11/output/dense/kernel"] == pytest.approx(
         0.64, rel=1e-4

@@ -1,4 +1,5 @@
-"""Tests for electra_tf.models.masking against the rules of spec 4.2."""
+"""Tests for electra_tf.models.masking against the rules of
+pretrain/pretrain_helpers.py: mask."""
 
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ def _mask(inputs, seeds, mask_prob=0.15, n=19, **kwargs):
 
 
 def _reference_mask(ids, seeds, mask_prob, n):
-    """NumPy masking from the same stateless draws, following spec 4.2."""
+    """NumPy masking from the same stateless draws, following
+    pretrain/pretrain_helpers.py: mask."""
     out_ids = ids.copy()
     batch = ids.shape[0]
     positions = np.zeros([batch, n], np.int32)

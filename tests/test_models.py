@@ -152,7 +152,8 @@ def _count(model):
 def test_small_parameter_counts_match_the_original(
     generator_hidden_size, total, generator_shape
 ):
-    """Spec 3.4: default small (Hg 64) and the released layout (Hg 256)."""
+    """Counts of the checkpoint run_pretraining.py writes: default small
+    (Hg 64) and the released layout (Hg 256)."""
     config = PretrainingConfig.from_hparams(
         "small", "/tmp", {"generator_hidden_size": generator_hidden_size}
     )

@@ -1,4 +1,6 @@
-"""Tests for electra_tf.optimization: hand-computed updates and rates (spec 5)."""
+"""Tests for electra_tf.optimization: hand-computed updates and rates
+(model/optimization.py: create_optimizer, AdamWeightDecayOptimizer,
+_get_layer_lrs)."""
 
 import doctest
 
@@ -31,7 +33,9 @@ def scoped_variable(path, value):
 
 
 def numpy_adam_weight_decay(theta, grads, lrs, decay, exclude):
-    """The original update (spec 5.2) in NumPy, one step per gradient."""
+    """The original update (model/optimization.py:
+    AdamWeightDecayOptimizer._apply_gradients) in NumPy, one step per
+    gradient."""
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
     for g, lr in zip(grads, lrs):

@@ -1,5 +1,7 @@
 """The pre-training objective against a NumPy statement of the original's
-formulas (spec 4.2 to 4.8), for every objective and generator variant."""
+formulas (pretrain/pretrain_helpers.py: mask, scatter_update;
+run_pretraining.py: PretrainingModel), for every objective and generator
+variant."""
 
 import doctest
 import math
@@ -82,7 +84,7 @@ def nll(logits, targets):
 
 def reference_fake(ids, positions, weights, sampled):
     """scatter_update of the samples: position 0 ignored, duplicates
-    floor-averaged; labels per spec 4.5."""
+    floor-averaged; labels per run_pretraining.py: _get_fake_data."""
     fake = ids.copy()
     updated = np.zeros_like(ids)
     for b in range(ids.shape[0]):

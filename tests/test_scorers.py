@@ -1,4 +1,7 @@
-"""Scorers against hand-computed values (spec 7.8-7.10)."""
+"""Scorers against hand-computed values (finetune/scorer.py,
+finetune/classification/classification_metrics.py,
+finetune/tagging/tagging_metrics.py, finetune/qa/squad_official_eval.py,
+squad_official_eval_v1.py and mrqa_official_eval.py)."""
 
 import doctest
 import math
