@@ -98,7 +98,7 @@ class OurStep:
 
         from electra_tf.config import PretrainingConfig
         from electra_tf.models.pretrainer import ElectraPretrainer
-        from electra_tf.optimization import create_optimizer
+        from electra_tf.optimization import create_optimizer_for
         from electra_tf.pretraining import data
         from electra_tf.tokenization import special_ids
         from electra_tf.training import distribution, loop
@@ -123,12 +123,7 @@ class OurStep:
             model = ElectraPretrainer(
                 config, special_ids(config.vocab_file, config.vocab_size)
             )
-            optimizer = create_optimizer(
-                config.learning_rate,
-                config.num_train_steps,
-                weight_decay_rate=config.weight_decay_rate,
-                warmup_steps=config.num_warmup_steps,
-            )
+            optimizer = create_optimizer_for(config, config.num_train_steps)
             optimizer.build(model.trainable_variables)
 
         def loss_fn(batch, step):

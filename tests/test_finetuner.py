@@ -358,3 +358,28 @@ def test_shipped_finetuning_configs_load(tmp_path, name):
     # The paper's ELECTRA-Small fine-tuning recipe (Appendix, Table 7).
     assert (config.learning_rate, config.weight_decay_rate) == (3e-4, 0.0)
     assert config.layerwise_lr_decay == 0.8 and config.embedding_size == 128
+
+
+def test_from_finetuning_config_takes_encoder_and_qa_settings(tmp_path):
+    hparams = {
+        "task_names": ["squad"],
+        "vocab_size": 30,
+        "model_hparam_overrides": {
+            k: v for k, v in MODEL.items() if k != "embedding_size"
+        },
+        "embedding_size": 8,
+        "beam_size": 3,
+        "joint_prediction": False,
+        "answerable_weight": 0.25,
+    }
+    config = FinetuningConfig.from_hparams("m", str(tmp_path), hparams)
+    model = finetuner.FinetuningModel.from_finetuning_config(config, TASKS[2:3])
+    assert model.config == config.disc_config()
+    assert model.encoder.config.hidden_size == H
+    assert model.settings == {
+        "beam_size": 3,
+        "joint_prediction": False,
+        "answerable_classifier": True,
+        "answerable_uses_start_logits": True,
+        "answerable_weight": 0.25,
+    }

@@ -302,14 +302,8 @@ def load_finetuned(path, hparams=None):
     if description.vocab_file and description.vocab_file != config.vocab_file:
         config = dataclasses.replace(config, vocab_file=description.vocab_file)
     folder = _checkpoint_folder(path)
-    model = FinetuningModel(
-        config.disc_config(),
-        finetuned.read_head_specs(folder),
-        beam_size=config.beam_size,
-        joint_prediction=config.joint_prediction,
-        answerable_classifier=config.answerable_classifier,
-        answerable_uses_start_logits=config.answerable_uses_start_logits,
-        answerable_weight=config.answerable_weight,
+    model = FinetuningModel.from_finetuning_config(
+        config, finetuned.read_head_specs(folder)
     )
     finetuned.init_from_checkpoint(
         model, description.prefix, require_heads=True

@@ -55,15 +55,7 @@ def build_model(config, tasks):
             f"max_seq_length {config.max_seq_length} exceeds the model's "
             f"max_position_embeddings {model_config.max_position_embeddings}."
         )
-    return FinetuningModel(
-        model_config,
-        head_specs(tasks),
-        beam_size=config.beam_size,
-        joint_prediction=config.joint_prediction,
-        answerable_classifier=config.answerable_classifier,
-        answerable_uses_start_logits=config.answerable_uses_start_logits,
-        answerable_weight=config.answerable_weight,
-    )
+    return FinetuningModel.from_finetuning_config(config, head_specs(tasks))
 
 
 class ModelRunner:

@@ -122,6 +122,13 @@ class FinetuningModel(keras.Model):
         }
 
     @classmethod
+    def from_finetuning_config(cls, config, tasks):
+        """The model a `FinetuningConfig` describes: its discriminator
+        encoder, the head dicts `tasks` and its QA settings."""
+        settings = {key: getattr(config, key) for key in SETTINGS}
+        return cls(config.disc_config(), tasks, **settings)
+
+    @classmethod
     def from_pretrained(cls, path, hparams=None, **head_args):
         """This model from our, original TF1 or Hugging Face checkpoints
         (`checkpoints.task_models.load_task_model`)."""
