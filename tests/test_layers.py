@@ -1,5 +1,8 @@
 """Each layer against the NumPy reference (1e-5) and through serialization."""
 
+import math
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +10,7 @@ import tensorflow as tf
 import numpy_reference as ref
 from electra_tf.layers.activations import gelu, get_activation
 from electra_tf.layers.attention import SelfAttention
+from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import Embeddings
 from electra_tf.layers.heads import DiscriminatorHead, MaskedLMHead
@@ -29,6 +33,29 @@ def test_gelu_is_the_exact_erf_form():
     np.testing.assert_allclose(gelu(x), ref.gelu(x.astype(float)), atol=1e-6)
     # The tanh approximation differs by ~1e-3 here; erf gelu(1) = 0.841345.
     np.testing.assert_allclose(gelu(np.float32(1.0)), 0.8413447, atol=1e-6)
+
+
+def test_gelu_gradient_is_the_derivative_of_the_erf_form():
+    x = tf.constant(np.linspace(-6, 6, 101), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = gelu(x)
+    x64 = x.numpy().astype(float)
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(x64 / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x64**2) / math.sqrt(2.0 * math.pi)
+    np.testing.assert_allclose(tape.gradient(y, x), cdf + x64 * pdf, atol=1e-6)
+
+
+def test_dense_is_keras_dense_on_flattened_rows():
+    ours = Dense(5, activation=gelu, name="dense")
+    theirs = keras.layers.Dense(5, activation=gelu, name="dense")
+    x = np.random.default_rng(13).normal(size=(2, 3, 4)).astype("float32")
+    ours.build((None, None, 4))
+    theirs.build((None, None, 4))
+    randomize_weights(ours, seed=14)
+    theirs.set_weights(ours.get_weights())
+    assert [v.path for v in ours.weights] == ["dense/kernel", "dense/bias"]
+    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-6)
 
 
 def test_get_activation_names_and_errors():

@@ -7,6 +7,23 @@ approximation, and so does keras-hub's ELECTRA.
 import math
 
 import keras
+import tensorflow as tf
+
+
+@tf.custom_gradient
+def _gelu(x):
+    """Exact GELU with its derivative written out: cdf(x) + x * pdf(x).
+
+    Autodiff of the formula takes about twice the element-wise passes
+    (separate erf, product and sum gradients); the values are the same.
+    """
+    cdf = 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
+
+    def grad(dy):
+        pdf = tf.exp(-0.5 * tf.square(x)) * (1.0 / math.sqrt(2.0 * math.pi))
+        return dy * (cdf + x * pdf)
+
+    return x * cdf, grad
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -16,7 +33,7 @@ def gelu(x):
     >>> round(float(gelu(1.0)), 6)  # the tanh approximation gives 0.841192
     0.841345
     """
-    return x * 0.5 * (1.0 + keras.ops.erf(x / math.sqrt(2.0)))
+    return _gelu(tf.convert_to_tensor(x))
 
 
 _ACTIVATIONS = {

@@ -8,6 +8,7 @@ import math
 
 import keras
 
+from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import truncated_normal
 
@@ -54,7 +55,7 @@ class SelfAttention(keras.layers.Layer):
         self.head_size = hidden_size // num_attention_heads
 
         def dense(name):
-            return keras.layers.Dense(
+            return Dense(
                 hidden_size,
                 kernel_initializer=truncated_normal(initializer_range),
                 name=name,

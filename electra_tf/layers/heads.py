@@ -8,6 +8,7 @@ for Electric, `cloze_predictions`); `DiscriminatorHead` ports
 import keras
 
 from electra_tf.layers.activations import get_activation
+from electra_tf.layers.dense import Dense, flat_matmul
 from electra_tf.layers.embeddings import truncated_normal
 
 # Legend: B batch, L sequence length, N predictions, H hidden size,
@@ -44,7 +45,7 @@ class MaskedLMHead(keras.layers.Layer):
         self.vocab_size = vocab_size
         self.hidden_act = hidden_act
         self.initializer_range = initializer_range
-        self.dense = keras.layers.Dense(
+        self.dense = Dense(
             embedding_size,
             activation=get_activation(hidden_act),
             kernel_initializer=truncated_normal(initializer_range),
@@ -65,8 +66,8 @@ class MaskedLMHead(keras.layers.Layer):
         ops = keras.ops
         x = self.layer_norm(self.dense(hidden))  # [B, N, E]
         table = ops.cast(embedding_table, x.dtype)
-        logits = ops.matmul(x, ops.transpose(table))  # [B, N, V]
-        return logits + ops.cast(self.output_bias, x.dtype)
+        bias = ops.cast(self.output_bias, x.dtype)
+        return flat_matmul(x, table, bias, transpose_kernel=True)  # [B, N, V]
 
     def get_config(self):
         config = super().get_config()
@@ -97,13 +98,13 @@ class DiscriminatorHead(keras.layers.Layer):
         self.hidden_size = hidden_size
         self.hidden_act = hidden_act
         self.initializer_range = initializer_range
-        self.dense = keras.layers.Dense(
+        self.dense = Dense(
             hidden_size,
             activation=get_activation(hidden_act),
             kernel_initializer=truncated_normal(initializer_range),
             name="dense",
         )
-        self.dense_1 = keras.layers.Dense(1, name="dense_1")
+        self.dense_1 = Dense(1, name="dense_1")
 
     def build(self, input_shape=None):
         self.dense.build((None, None, self.hidden_size))

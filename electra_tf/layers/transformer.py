@@ -6,9 +6,10 @@ residual, LayerNorm; variables under `layer_<i>/{attention,intermediate,output}`
 
 import keras
 
-from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.activations import get_activation
 from electra_tf.layers.attention import SelfAttention
+from electra_tf.layers.dense import Dense
+from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import truncated_normal
 
 # Legend: B batch, L sequence length, H hidden size, I intermediate size.
@@ -54,13 +55,13 @@ class TransformerLayer(keras.layers.Layer):
             name="attention",
         )
         init = truncated_normal(initializer_range)
-        self.intermediate_dense = keras.layers.Dense(
+        self.intermediate_dense = Dense(
             intermediate_size,
             activation=get_activation(hidden_act),
             kernel_initializer=init,
             name="dense",
         )
-        self.output_dense = keras.layers.Dense(
+        self.output_dense = Dense(
             hidden_size, kernel_initializer=init, name="dense"
         )
         self.output_layer_norm = keras.layers.LayerNormalization(

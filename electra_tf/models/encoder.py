@@ -10,6 +10,7 @@ original checkpoint names (`electra/encoder/layer_0/attention/self/query/kernel`
 import keras
 
 from electra_tf.config import ModelConfig
+from electra_tf.layers.dense import Dense
 from electra_tf.layers.embeddings import Embeddings
 from electra_tf.layers.transformer import TransformerLayer
 from electra_tf.models.pretrained import PretrainedMixin
@@ -92,7 +93,7 @@ class Encoder(PretrainedMixin, keras.Model):
         cfg = self.config
         self.embeddings = embeddings or make_embeddings(cfg)
         if self.embeddings.embedding_size != cfg.hidden_size:
-            self.embeddings_project = keras.layers.Dense(
+            self.embeddings_project = Dense(
                 cfg.hidden_size, name="embeddings_project"
             )
         else:
