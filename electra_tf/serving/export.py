@@ -4,6 +4,9 @@
 adapter), wraps it in `signatures.ServingModule` and saves it with
 `tf.saved_model.save`; the result serves raw text (`serving_default`) and
 token ids (`token_ids`) and reloads with tensorflow + tensorflow_text only.
+Small batches (`signatures.JIT_MAX_TOKENS`) run the model XLA-compiled,
+compiled at the first call of each batch size and length bucket
+(`--no-jit-compile` exports it plain).
 """
 
 import argparse
@@ -197,8 +200,8 @@ def parse_args(argv=None):
         "--no-jit-compile",
         dest="jit_compile",
         action="store_false",
-        help="run the model without XLA (no compile at the first call of "
-        "each batch size and length bucket, slower calls)",
+        help="run small batches without XLA too (no compile at the first "
+        "call of each batch size and length bucket, slower calls)",
     )
     return parser.parse_args(argv)
 

@@ -29,6 +29,11 @@ SEQUENCE_OUTPUTS = (
 )
 # The compiled model sees lengths rounded up to a multiple of this.
 LENGTH_BUCKET = 32
+# Batches of at most this many (bucketed) positions run XLA-compiled: there
+# it halves the per-kernel overhead; larger ones save little work and, on
+# a busy machine, lose more in XLA's thread hand-offs (benchmarks/
+# serving_latency.py: batch 32 slower).
+JIT_MAX_TOKENS = 256
 TEXT_INPUTS = {
     "text": ("text",),
     "masked": ("text",),
@@ -89,7 +94,7 @@ class Endpoint:
 
     def __call__(self, features, packer, jit_compile=True):
         """Model outputs for packed int32 features [B, L]; with
-        `jit_compile` the model runs XLA-compiled on length buckets."""
+        `jit_compile` small batches run XLA-compiled on length buckets."""
         inputs = {
             k: features[k] for k in dict(IDS_SPECS, **self.extra_id_specs)
         }
@@ -97,10 +102,17 @@ class Endpoint:
             out = self._numbers(inputs)
         else:
             length = tf.shape(features["input_ids"])[1]
-            inputs.update(_pad_to_bucket(features, packer.max_seq_length))
+            padded = dict(
+                inputs, **_pad_to_bucket(features, packer.max_seq_length)
+            )
+            out = tf.cond(
+                tf.size(padded["input_ids"]) <= JIT_MAX_TOKENS,
+                lambda: self._compiled(padded),
+                lambda: self._numbers(inputs),
+            )
             out = {
                 k: v[:, :length] if k in SEQUENCE_OUTPUTS else v
-                for k, v in self._compiled(inputs).items()
+                for k, v in out.items()
             }
         ids = features["input_ids"]
         if self.kind == "discriminator":
@@ -194,8 +206,8 @@ class ServingModule(tf.Module):
     function and a `token_ids` one; the first endpoint's raw-text function
     is `serving_default`. Single-endpoint exports name them `serving_default`
     and `token_ids`; multi-task ones `<task>`, `<task>_token_ids`.
-    With `jit_compile` the model part is XLA-compiled (once per batch size
-    and length bucket, at the first call with that shape).
+    With `jit_compile` small batches run the model XLA-compiled (compiled
+    once per batch size and length bucket, at the first call of it).
     """
 
     def __init__(self, endpoints, packer, vocab_file, jit_compile=True):
