@@ -6,8 +6,8 @@ Both sides get the same texts from the bundled corpus (long enough to fill
 128 tokens), the same vocab and ELECTRA-Small sizes with random weights, and
 do the whole job: raw strings in, per-token replaced probabilities out. Ours
 is the SavedModel `serving_default` signature (in-graph tokenization),
-loaded with `tf.saved_model.load` (its model part XLA-compiled unless
---no-jit-compile; warm-up calls compile it); the calls alternate and the
+loaded with `tf.saved_model.load` (small batches XLA-compiled unless
+--no-jit-compile; warm-up calls compile them); the calls alternate and the
 medians are compared. Without torch/transformers the HF row says "skipped".
 
     python benchmarks/serving_latency.py [--repeats 30] [--batch-sizes 1,32]
