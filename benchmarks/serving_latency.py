@@ -6,11 +6,12 @@ Both sides get the same texts from the bundled corpus (long enough to fill
 128 tokens), the same vocab and ELECTRA-Small sizes with random weights, and
 do the whole job: raw strings in, per-token replaced probabilities out. Ours
 is the SavedModel `serving_default` signature (in-graph tokenization),
-loaded with `tf.saved_model.load`; the calls alternate and the medians are
-compared. Without torch/transformers the HF row says "skipped".
+loaded with `tf.saved_model.load` (small batches XLA-compiled unless
+--no-jit-compile; warm-up calls compile them); the calls alternate and the
+medians are compared. Without torch/transformers the HF row says "skipped".
 
     python benchmarks/serving_latency.py [--repeats 30] [--batch-sizes 1,32]
-        [--torch-threads N]
+        [--torch-threads N] [--no-jit-compile]
 """
 
 import argparse
@@ -63,13 +64,15 @@ def corpus_texts(n, words=160):
     return [" ".join(tokens[i * words : (i + 1) * words]) for i in range(n)]
 
 
-def export_small(directory):
+def export_small(directory, jit_compile=True):
     """An ELECTRA-Small pre-training run (random weights), exported."""
     model_dir = os.path.join(directory, "models", "small")
     model = ElectraPretrainer(small_config(directory))
     model.save_pretrained(model_dir, format="ours")
     output = os.path.join(directory, "export")
-    export_lib.export(model_dir, output, "discriminator", SEQ)
+    export_lib.export(
+        model_dir, output, "discriminator", SEQ, jit_compile=jit_compile
+    )
     return output
 
 
@@ -126,10 +129,16 @@ def main():
         default=None,
         help="torch.set_num_threads for HF (default: torch's)",
     )
+    parser.add_argument(
+        "--no-jit-compile",
+        dest="jit_compile",
+        action="store_false",
+        help="export without XLA (export --no-jit-compile)",
+    )
     args = parser.parse_args()
     texts = corpus_texts(64)
     with tempfile.TemporaryDirectory() as directory:
-        serving = tf.saved_model.load(export_small(directory))
+        serving = tf.saved_model.load(export_small(directory, args.jit_compile))
         signature = serving.signatures["serving_default"]
 
         def ours(batch):

@@ -289,29 +289,14 @@ def test_saved_model_cli_show_and_run(pretrained):
 
 def test_bad_input(pretrained, tmp_path):
     model_dir, _, dirs = pretrained
+    cli = ["-m", "electra_tf.export", "--model-dir", model_dir, "--output"]
     assert_clear_failure(
-        [
-            "-m",
-            "electra_tf.export",
-            "--model-dir",
-            model_dir,
-            "--output",
-            dirs["encoder"],
-        ],
+        cli + [dirs["encoder"]],
         ["exists", "--overwrite"],
         keep=[dirs["encoder"]],
     )
     assert_clear_failure(
-        [
-            "-m",
-            "electra_tf.export",
-            "--model-dir",
-            model_dir,
-            "--output",
-            str(tmp_path / "x"),
-            "--kind",
-            "task:sst",
-        ],
+        cli + [str(tmp_path / "x"), "--kind", "task:sst"],
         ["holds discriminator, encoder, generator"],
     )
     assert not os.path.exists(tmp_path / "x")

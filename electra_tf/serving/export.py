@@ -4,6 +4,9 @@
 adapter), wraps it in `signatures.ServingModule` and saves it with
 `tf.saved_model.save`; the result serves raw text (`serving_default`) and
 token ids (`token_ids`) and reloads with tensorflow + tensorflow_text only.
+Small batches (`signatures.JIT_MAX_TOKENS`) run the model XLA-compiled,
+compiled at the first call of each batch size and length bucket
+(`--no-jit-compile` exports it plain).
 """
 
 import argparse
@@ -81,7 +84,12 @@ def _task_endpoints(model, config, tasks, kind):
 
 
 def build_module(
-    model_dir, kind=None, max_seq_length=None, hparams=None, top_k=5
+    model_dir,
+    kind=None,
+    max_seq_length=None,
+    hparams=None,
+    top_k=5,
+    jit_compile=True,
 ):
     """(ServingModule, Description) for `kind` of the model at `model_dir`."""
     description = checkpoints.describe(model_dir, hparams)
@@ -116,7 +124,10 @@ def build_module(
         max_seq_length=max_seq_length,
         max_query_length=getattr(config, "max_query_length", 64),
     )
-    return signatures.ServingModule(endpoints, packer, vocab_file), description
+    module = signatures.ServingModule(
+        endpoints, packer, vocab_file, jit_compile
+    )
+    return module, description
 
 
 def export(
@@ -127,6 +138,7 @@ def export(
     hparams=None,
     top_k=5,
     overwrite=False,
+    jit_compile=True,
 ):
     """Writes the SavedModel to `output`; returns its signature names."""
     if os.path.exists(output) and os.listdir(output) and not overwrite:
@@ -134,7 +146,9 @@ def export(
             f"Export directory '{output}' exists and is not empty; pass "
             "--overwrite to replace it or choose another --output."
         )
-    module, _ = build_module(model_dir, kind, max_seq_length, hparams, top_k)
+    module, _ = build_module(
+        model_dir, kind, max_seq_length, hparams, top_k, jit_compile
+    )
     functions = module.signatures()
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
@@ -182,6 +196,13 @@ def parse_args(argv=None):
         help="fill-mask candidates per [MASK] (generator)",
     )
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--no-jit-compile",
+        dest="jit_compile",
+        action="store_false",
+        help="run small batches without XLA too (no compile at the first "
+        "call of each batch size and length bucket, slower calls)",
+    )
     return parser.parse_args(argv)
 
 
@@ -195,5 +216,6 @@ def main(argv=None):
         args.hparams,
         args.top_k,
         args.overwrite,
+        args.jit_compile,
     )
     print(f"Exported {args.output} with signatures: {', '.join(names)}")

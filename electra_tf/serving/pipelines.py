@@ -111,8 +111,10 @@ class Pipeline:
         self.task = task
         self.kind = _choose_kind(task, description, task_name)
         self.batch_size = batch_size
+        # Without XLA: a pipeline's few calls would not pay back the compile
+        # of each batch size and length.
         module, _ = export_lib.build_module(
-            model_dir, self.kind, max_seq_length, hparams, top_k
+            model_dir, self.kind, max_seq_length, hparams, top_k, False
         )
         self.module = module
         self.endpoint = module.endpoints[0]

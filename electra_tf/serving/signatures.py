@@ -7,6 +7,8 @@ the documented outputs; `ServingModule` turns endpoints into concrete
 tensorflow and tensorflow_text alone.
 """
 
+import functools
+
 import tensorflow as tf
 
 from electra_tf.serving import qa_decoding
@@ -18,6 +20,20 @@ IDS_SPECS = {
     name: tf.TensorSpec([None, None], tf.int32, name=name)
     for name in ("input_ids", "input_mask", "segment_ids")
 }
+# Outputs [B, L, ...] over the packed positions (cut back from the bucket).
+SEQUENCE_OUTPUTS = (
+    "sequence_output",
+    "replaced_probability",
+    "top_ids",
+    "top_scores",
+)
+# The compiled model sees lengths rounded up to a multiple of this.
+LENGTH_BUCKET = 32
+# Batches of at most this many (bucketed) positions run XLA-compiled: there
+# it halves the per-kernel overhead; larger ones save little work and, on
+# a busy machine, lose more in XLA's thread hand-offs (benchmarks/
+# serving_latency.py: batch 32 slower).
+JIT_MAX_TOKENS = 256
 TEXT_INPUTS = {
     "text": ("text",),
     "masked": ("text",),
@@ -76,8 +92,50 @@ class Endpoint:
             }
         return {}
 
-    def __call__(self, features, packer):
-        """Model outputs for packed int32 features [B, L]."""
+    def __call__(self, features, packer, jit_compile=True):
+        """Model outputs for packed int32 features [B, L]; with
+        `jit_compile` small batches run XLA-compiled on length buckets."""
+        inputs = {
+            k: features[k] for k in dict(IDS_SPECS, **self.extra_id_specs)
+        }
+        if not jit_compile:
+            out = self._numbers(inputs)
+        else:
+            length = tf.shape(features["input_ids"])[1]
+            padded = dict(
+                inputs, **_pad_to_bucket(features, packer.max_seq_length)
+            )
+            out = tf.cond(
+                tf.size(padded["input_ids"]) <= JIT_MAX_TOKENS,
+                lambda: self._compiled(padded),
+                lambda: self._numbers(inputs),
+            )
+            out = {
+                k: v[:, :length] if k in SEQUENCE_OUTPUTS else v
+                for k, v in out.items()
+            }
+        ids = features["input_ids"]
+        if self.kind == "discriminator":
+            out["tokens"] = packer.tokens(ids)
+        elif self.kind == "generator":
+            out["is_masked"] = tf.equal(ids, packer.mask_id)  # [B, L]
+            out["top_tokens"] = packer.tokens(out["top_ids"])
+            out["tokens"] = packer.tokens(ids)
+        elif "label_ids" in out:
+            out["label_names"] = tf.gather(self.labels, out["label_ids"])
+        elif "tag_ids" in out:
+            out["tags"] = tf.gather(self.labels, out["tag_ids"])
+        return out
+
+    @functools.cached_property
+    def _compiled(self):
+        """The numeric outputs as one XLA-compiled function."""
+        # XLA fuses the layer norms, GELU, softmax and head transposes that
+        # run as separate small kernels otherwise (a third less work at
+        # batch 1); it compiles once per input shape, hence the buckets.
+        return tf.function(self._numbers, autograph=False, jit_compile=True)
+
+    def _numbers(self, features):
         inputs = {k: features[k] for k in IDS_SPECS}
         mask = tf.cast(inputs["input_mask"], tf.float32)
         if self.kind == "encoder":
@@ -88,28 +146,19 @@ class Endpoint:
             }
         if self.kind == "discriminator":
             logits = self.model.discriminator_outputs(inputs)["logits"]
-            return {
-                "replaced_probability": tf.sigmoid(logits) * mask,  # [B, L]
-                "tokens": packer.tokens(inputs["input_ids"]),
-            }
+            return {"replaced_probability": tf.sigmoid(logits) * mask}
         if self.kind == "generator":
-            return self._fill_mask(inputs, packer)
+            return self._fill_mask(inputs)
         return self._task(features, inputs)
 
-    def _fill_mask(self, inputs, packer):
+    def _fill_mask(self, inputs):
         ids = inputs["input_ids"]
         batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
         positions = tf.tile(tf.range(length)[None], [batch, 1])  # [B, L]
         logits = self.model.generator_outputs(inputs, positions)["logits"]
         probs = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         scores, top_ids = tf.math.top_k(probs, self.top_k)  # [B, L, K]
-        return {
-            "is_masked": tf.equal(ids, packer.mask_id),  # [B, L]
-            "top_ids": top_ids,
-            "top_tokens": packer.tokens(top_ids),
-            "top_scores": scores,
-            "tokens": packer.tokens(ids),
-        }
+        return {"top_ids": top_ids, "top_scores": scores}
 
     def _task(self, features, inputs):
         model, spec = self.model, self.head
@@ -118,22 +167,18 @@ class Endpoint:
         enc = model.encoder(inputs, training=False)
         if head_type == "classification":
             logits = head(enc["pooled_output"])  # [B, C]
-            label_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return {
                 "logits": logits,
                 "probabilities": tf.nn.softmax(logits, axis=-1),
-                "label_ids": label_ids,
-                "label_names": tf.gather(self.labels, label_ids),
+                "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
             }
         if head_type == "regression":
             return {"score": head(enc["pooled_output"])}  # [B]
         if head_type == "tagging":
             logits = head(enc["sequence_output"], features["labeled_positions"])
-            tag_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return {
                 "logits": logits,  # [B, W, C]
-                "tag_ids": tag_ids,
-                "tags": tf.gather(self.labels, tag_ids),
+                "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
             }
         out = head(
             enc["sequence_output"],
@@ -143,6 +188,17 @@ class Endpoint:
         return {k: out[k] for k in qa_decoding.HEAD_OUTPUTS}
 
 
+def _pad_to_bucket(features, max_seq_length):
+    """Id features [B, L] zero-padded to L rounded up to LENGTH_BUCKET (at
+    most max_seq_length, never shorter than L); with input_mask 0 the extra
+    positions change no real token's output."""
+    length = tf.shape(features["input_ids"])[1]
+    rounded = -(-length // LENGTH_BUCKET) * LENGTH_BUCKET
+    bucket = tf.maximum(tf.minimum(rounded, max_seq_length), length)
+    padding = [[0, 0], [0, bucket - length]]
+    return {k: tf.pad(features[k], padding) for k in IDS_SPECS}
+
+
 class ServingModule(tf.Module):
     """Holds the models, the packer and the concrete functions to export.
 
@@ -150,11 +206,14 @@ class ServingModule(tf.Module):
     function and a `token_ids` one; the first endpoint's raw-text function
     is `serving_default`. Single-endpoint exports name them `serving_default`
     and `token_ids`; multi-task ones `<task>`, `<task>_token_ids`.
+    With `jit_compile` small batches run the model XLA-compiled (compiled
+    once per batch size and length bucket, at the first call of it).
     """
 
-    def __init__(self, endpoints, packer, vocab_file):
+    def __init__(self, endpoints, packer, vocab_file, jit_compile=True):
         super().__init__(name="electra_serving")
         self.endpoints = endpoints
+        self.jit_compile = jit_compile
         # The raw tf.Variables (not Keras's wrappers), as keras.export does:
         # then TF1-style loaders (saved_model_cli run, TF Serving) restore
         # them too.
@@ -171,7 +230,7 @@ class ServingModule(tf.Module):
         specs = dict(IDS_SPECS, **endpoint.extra_id_specs)
 
         def token_ids(**features):
-            out = endpoint(features, self.packer)
+            out = endpoint(features, self.packer, self.jit_compile)
             return dict(out, **{k: features[k] for k in IDS_SPECS})
 
         return tf.function(token_ids, autograph=False).get_concrete_function(
@@ -180,21 +239,21 @@ class ServingModule(tf.Module):
 
     def _text_function(self, endpoint):
         names = TEXT_INPUTS[endpoint.form]
-        packer = self.packer
+        packer, jit_compile = self.packer, self.jit_compile
 
         def raw_text(**texts):
             texts = [texts[n] for n in names]
             if endpoint.form == "qa":
                 features, decode = packer.pack_qa(*texts)
-                out = endpoint(features, packer)
+                out = endpoint(features, packer, jit_compile)
                 out = qa_decoding.decode(out, decode, endpoint.qa_settings)
             elif endpoint.form == "words":
                 features, words = packer.pack_words(*texts)
-                out = endpoint(features, packer)
+                out = endpoint(features, packer, jit_compile)
                 out = _word_outputs(out, words)
             else:
                 features = packer.pack(*texts, masked=endpoint.form == "masked")
-                out = endpoint(features, packer)
+                out = endpoint(features, packer, jit_compile)
             out.update({k: features[k] for k in IDS_SPECS})
             out["truncated"] = features["truncated"]
             out.setdefault("tokens", packer.tokens(features["input_ids"]))
