@@ -1,0 +1,128 @@
+"""The `mixed_precision` default "auto": mixed_bfloat16 on a CPU with AMX,
+else float32, logged at run start, kept on resume; and (slow) a real
+pre-training run whose losses and eval metrics in mixed_bfloat16 match
+float32's within run-to-run noise."""
+
+import json
+import os
+
+import keras
+import pytest
+
+import electra_tf.pretraining.runner
+from electra_tf.config import FinetuningConfig, PretrainingConfig
+from electra_tf.pretraining.default_data import ensure_default_data
+from electra_tf.training import distribution
+from helpers import tiny_config
+from pretraining_helpers import make_data_dir
+
+# Two processors of a Sapphire Rapids /proc/cpuinfo (flags shortened).
+AMX_CPUINFO = (
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
+    "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+    "\nprocessor\t: 1\n"
+    "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+)
+# This machine's kind: bfloat16 vector instructions but no AMX.
+EPYC_CPUINFO = (
+    "processor\t: 0\nmodel name\t: AMD EPYC 9554\n"
+    "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16_x\n"
+)
+NO_AMX = "auto: this CPU has no AMX bfloat16 matmuls"
+AMX_LINE = (
+    "mixed_precision: mixed_bfloat16 (auto: this CPU has AMX bfloat16 "
+    'matmuls; set "mixed_precision": "float32" to opt out)'
+)
+
+
+def test_amx_is_read_from_the_cpu_flags():
+    assert distribution.has_amx_bf16(AMX_CPUINFO) is True
+    assert distribution.has_amx_bf16(EPYC_CPUINFO) is False
+    assert distribution.has_amx_bf16("") is False
+    # the name in another field is not a flag
+    assert distribution.has_amx_bf16("model name\t: amx_bf16\n") is False
+
+
+def test_auto_resolves_by_cpu_and_accelerators():
+    resolve = distribution.resolve_precision
+    assert resolve("auto", AMX_CPUINFO, accelerators=0) == (
+        "mixed_bfloat16",
+        "auto: this CPU has AMX bfloat16 matmuls",
+    )
+    assert resolve("auto", EPYC_CPUINFO, accelerators=0) == ("float32", NO_AMX)
+    assert resolve("auto", AMX_CPUINFO, accelerators=1) == (
+        "float32",
+        "auto: a GPU or TPU is attached",
+    )
+    for name in ("float32", "mixed_bfloat16", "mixed_float16"):
+        for cpuinfo in (AMX_CPUINFO, EPYC_CPUINFO):
+            assert resolve(name, cpuinfo, 0) == (name, "set in the config")
+
+
+def test_log_line():
+    why = distribution.resolve_precision("auto", AMX_CPUINFO, 0)[1]
+    assert distribution.precision_line("mixed_bfloat16", why) == AMX_LINE
+    assert distribution.precision_line("float32", NO_AMX) == (
+        "mixed_precision: float32 (auto: this CPU has no AMX bfloat16 matmuls)"
+    )
+    assert distribution.precision_line("float32", "set in the config") == (
+        "mixed_precision: float32 (set in the config)"
+    )
+
+
+@pytest.mark.parametrize("cls", [PretrainingConfig, FinetuningConfig])
+def test_config_default_is_auto_and_round_trips(tmp_path, cls):
+    config = cls.from_hparams("m", str(tmp_path))
+    assert config.mixed_precision == "auto"
+    path = str(tmp_path / "config.json")
+    config.to_json(path)
+    assert json.load(open(path))["mixed_precision"] == "auto"
+    assert cls.from_json(path) == config
+    # a config written before "auto" existed records float32 and keeps it
+    old = json.load(open(path))
+    old["mixed_precision"] = "float32"
+    json.dump(old, open(path, "w"))
+    assert cls.from_json(path).mixed_precision == "float32"
+
+
+def _run(config, lines):
+    return electra_tf.pretraining.runner.run(config, log=lines.append)
+
+
+def _recorded(config):
+    path = os.path.join(config.model_dir, "pretrain_config.json")
+    return json.load(open(path))["mixed_precision"]
+
+
+def test_run_logs_and_records_the_choice_and_resume_keeps_it(
+    tmp_path, monkeypatch
+):
+    make_data_dir(str(tmp_path), n_examples=16)
+    monkeypatch.setattr(distribution, "has_amx_bf16", lambda cpuinfo=None: True)
+    config = tiny_config(tmp_path, num_train_steps=2, save_checkpoints_steps=2)
+    assert config.mixed_precision == "auto"
+    lines = []
+    _run(config, lines)
+    assert AMX_LINE in lines
+    assert "  mixed_precision 'mixed_bfloat16'" in lines[lines.index(AMX_LINE) + 1]
+    assert _recorded(config) == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    # resumed on a machine without AMX: the run keeps its precision
+    monkeypatch.setattr(distribution, "has_amx_bf16", lambda cpuinfo=None: False)
+    lines = []
+    _run(tiny_config(tmp_path, num_train_steps=4, save_checkpoints_steps=2), lines)
+    saved = os.path.join(config.model_dir, "pretrain_config.json")
+    assert (
+        "mixed_precision: mixed_bfloat16 (auto: the run in "
+        f"{saved} started with it)"
+    ) in lines
+    assert _recorded(config) == "mixed_bfloat16"
+    # an explicit value always wins
+    monkeypatch.setattr(distribution, "has_amx_bf16", lambda cpuinfo=None: True)
+    lines = []
+    explicit = tiny_config(
+        tmp_path, "explicit", num_train_steps=2, mixed_precision="float32"
+    )
+    _run(explicit, lines)
+    assert "mixed_precision: float32 (set in the config)" in lines
+    assert _recorded(explicit) == "float32"
