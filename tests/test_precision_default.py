@@ -9,8 +9,10 @@ import os
 import keras
 import pytest
 
+import electra_tf.finetuning.runner
 import electra_tf.pretraining.runner
 from electra_tf.config import FinetuningConfig, PretrainingConfig
+from electra_tf.errors import InputError
 from electra_tf.pretraining.default_data import ensure_default_data
 from electra_tf.training import distribution
 from helpers import tiny_config
@@ -188,3 +190,19 @@ def test_bfloat16_reaches_float32_losses_and_metrics(tmp_path):
         assert run["disc_auc"] > 0.8
     for key, tolerance in TOLERANCE.items():
         assert abs(bf16[key] - fp32[key]) <= tolerance, (key, fp32, bf16)
+
+
+def test_finetuning_logs_the_choice_first(tmp_path, monkeypatch):
+    """The line comes at run start, before the run reads its task data
+    (missing here, so the run stops right after it)."""
+    monkeypatch.setattr(distribution, "has_amx_bf16", lambda cpuinfo=None: True)
+    config = FinetuningConfig.from_hparams(
+        "tiny", str(tmp_path), {"task_names": ["sst"]}
+    )
+    lines = []
+    with pytest.raises(InputError):
+        electra_tf.finetuning.runner.run(config, log=lines.append)
+    assert lines[0] == AMX_LINE
+    assert json.loads(lines[1][len("Config: ") :])["mixed_precision"] == (
+        "mixed_bfloat16"
+    )
