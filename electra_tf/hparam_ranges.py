@@ -43,7 +43,9 @@ FINETUNE_LENGTH = Domain(lambda v: 3 <= v <= 512, "in [3, 512]")
 TRIALS = Domain(lambda v: v == -1 or v >= 1, "-1 (run until stopped) or >= 1")
 
 MODEL_SIZES = ("small", "base", "large")
-MIXED_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# "auto": mixed_bfloat16 on a CPU with AMX, else float32 (resolved at run
+# start by training/distribution.py: resolve_precision).
+MIXED_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 DISTRIBUTION_STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
 

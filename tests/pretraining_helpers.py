@@ -8,6 +8,27 @@ import tensorflow as tf
 
 from helpers import CLS, SEP, SPECIALS, VOCAB_SIZE, write_vocab
 
+# A 2-layer, 64-wide model that learns in 200 steps on the bundled corpus.
+LEARNING_HPARAMS = {
+    "model_size": "small",
+    "model_hparam_overrides": {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 128,
+    },
+    "embedding_size": 32,
+    "generator_hidden_size": 0.5,
+    "train_batch_size": 16,
+    "eval_batch_size": 16,
+    "num_train_steps": 200,
+    "num_warmup_steps": 20,
+    "learning_rate": 2e-3,
+    "temperature": 2.0,
+    "save_checkpoints_steps": 200,
+    "num_eval_steps": 8,
+}
+
 
 def random_examples(n, length, seed=0, min_tokens=3):
     """Rows of [CLS] tokens [SEP] (sometimes two segments), zero-padded."""

@@ -21,7 +21,7 @@ from electra_tf.pretraining.runner import load_original_training_state
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.optimization import create_optimizer
 from helpers import ROOT, fixture_path, tiny_config
-from pretraining_helpers import make_data_dir, write_records
+from pretraining_helpers import LEARNING_HPARAMS, make_data_dir, write_records
 
 CONFIGS = os.path.join(ROOT, "configs")
 
@@ -316,23 +316,7 @@ def test_tiny_model_learns_on_the_bundled_text(tmp_path):
     unigram statistics within ~50 steps, and such a small discriminator
     then stays at the baseline for hundreds of steps (AUC ~0.57)."""
     data_dir = ensure_default_data(str(tmp_path / "data"), show_progress=False)
-    hparams = {
-        "model_size": "small",
-        "model_hparam_overrides": {
-            "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 128,
-        },
-        "embedding_size": 32,
-        "generator_hidden_size": 0.5,
-        "train_batch_size": 16,
-        "eval_batch_size": 16,
-        "num_train_steps": 200,
-        "num_warmup_steps": 20,
-        "learning_rate": 2e-3,
-        "temperature": 2.0,
-        "save_checkpoints_steps": 200,
-        "num_eval_steps": 8,
-    }
+    hparams = LEARNING_HPARAMS
     config = PretrainingConfig.from_hparams("tiny", data_dir, hparams)
     electra_tf.pretraining.runner.run(config, log=quiet([]))
     eval_config = PretrainingConfig.from_hparams(

@@ -53,7 +53,7 @@ class RunConfig(Config):
     # additions of this port (README, "Deviations")
     seed: int = 0
     distribution_strategy: str = "auto"
-    mixed_precision: str = "float32"
+    mixed_precision: str = "auto"  # resolved at run start
     jit_compile: bool = False
 
     @classmethod

@@ -11,6 +11,7 @@ goes through its `log` callable, as in the pre-training run.
 """
 
 import collections
+import dataclasses
 import json
 import os
 import pickle
@@ -281,7 +282,8 @@ def run(config, log=print):
     """Runs `num_trials` trials; returns the list of per-trial dev results.
     Each line the run reports goes to `log` (on the chief only).
 
-    Sets the Keras precision policy for the run (restored afterwards).
+    Sets the Keras precision policy for the run (restored afterwards; an
+    "auto" `mixed_precision` resolved and logged first).
     """
     _check_not_input(config, config.model_dir)
     config = checkpoints.finetuning_config_for(config)
@@ -290,7 +292,10 @@ def run(config, log=print):
         distribution.check_global_batch(config.train_batch_size, strategy)
     if not distribution.is_chief(strategy):
         log = lambda message: None  # noqa: E731 (only the chief reports)
-    with distribution.precision_policy(config.mixed_precision):
+    precision, why = distribution.resolve_precision(config.mixed_precision)
+    log(distribution.precision_line(precision, why))
+    config = dataclasses.replace(config, mixed_precision=precision)
+    with distribution.precision_policy(precision):
         return _run_trials(config, strategy, log)
 
 

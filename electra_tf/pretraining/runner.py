@@ -7,6 +7,8 @@ optimizer and checkpoints wired together; training runs
 (the original configures but never writes them).
 """
 
+import dataclasses
+import json
 import os
 import pickle
 import shutil
@@ -44,6 +46,23 @@ def describe(config):
     """The config, one `name value` line per field sorted by name."""
     values = config.to_dict()
     return "\n".join(f"  {k} {values[k]!r}" for k in sorted(values))
+
+
+def _resolve_precision(config, log):
+    """`config` with its `mixed_precision` resolved, the choice logged: an
+    "auto" run in a model_dir whose pretrain_config.json records a
+    precision resumes with it, else `distribution.resolve_precision`."""
+    name, why = config.mixed_precision, None
+    saved = os.path.join(config.model_dir, ours.PRETRAIN_CONFIG)
+    if name == "auto" and tf.io.gfile.exists(saved):
+        with tf.io.gfile.GFile(saved) as f:
+            recorded = json.load(f).get("mixed_precision", "float32")
+        if recorded != "auto":
+            name, why = recorded, f"auto: the run in {saved} started with it"
+    if why is None:
+        name, why = distribution.resolve_precision(name)
+    log(distribution.precision_line(name, why))
+    return dataclasses.replace(config, mixed_precision=name)
 
 
 def _inner(optimizer):
@@ -217,7 +236,8 @@ def run(config, log=print, observers=()):
     """Trains (`do_train`) or evaluates (`do_eval`) as the original
     (`observers`: see `evaluate`).
 
-    Sets the Keras precision policy for the run (restored afterwards) and
+    Sets the Keras precision policy for the run (restored afterwards; an
+    "auto" `mixed_precision` resolved and logged first) and
     seeds weight initialisation and dropout from `config.seed`.
     """
     config = checkpoints.pretraining_config_for(config)
@@ -233,6 +253,7 @@ def run(config, log=print, observers=()):
         log = lambda message: None  # noqa: E731 (only the chief reports)
     if config.debug and config.do_train and chief:
         _remove_for_debug(config.model_dir, log)
+    config = _resolve_precision(config, log)
     if chief:
         log("Config:\n" + describe(config))
     with distribution.precision_policy(config.mixed_precision):

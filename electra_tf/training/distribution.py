@@ -114,6 +114,64 @@ def strategy_from_config(config):
     )
 
 
+def has_amx_bf16(cpuinfo=None):
+    """True when the CPU has AMX bfloat16 matmul units (Intel Sapphire Rapids
+    and later): Linux's /proc/cpuinfo lists the `amx_bf16` flag. `cpuinfo`
+    is that file's text (read when None); False where there is none.
+
+    >>> has_amx_bf16("flags\t: fpu avx512_bf16 amx_bf16 amx_tile")
+    True
+    >>> has_amx_bf16("flags\t: fpu avx512_bf16")
+    False
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    return any(
+        "amx_bf16" in line.split(":", 1)[-1].split()
+        for line in cpuinfo.splitlines()
+        if line.startswith("flags")
+    )
+
+
+def resolve_precision(name, cpuinfo=None, accelerators=None):
+    """(policy, why) for the `mixed_precision` hparam: "auto" is
+    mixed_bfloat16 on a CPU with AMX bfloat16 matmuls and no GPU or TPU
+    (`accelerators`: their number, listed when None), else float32; any
+    other value is kept.
+
+    >>> resolve_precision("auto", "flags : amx_bf16", accelerators=0)[0]
+    'mixed_bfloat16'
+    >>> resolve_precision("float32", "flags : amx_bf16", accelerators=0)
+    ('float32', 'set in the config')
+    """
+    if name != "auto":
+        return name, "set in the config"
+    if accelerators is None:
+        accelerators = sum(
+            len(tf.config.list_logical_devices(kind)) for kind in ("GPU", "TPU")
+        )
+    if accelerators:
+        return "float32", "auto: a GPU or TPU is attached"
+    if has_amx_bf16(cpuinfo):
+        return "mixed_bfloat16", "auto: this CPU has AMX bfloat16 matmuls"
+    return "float32", "auto: this CPU has no AMX bfloat16 matmuls"
+
+
+def precision_line(name, why):
+    """The run log's line saying which precision runs and why.
+
+    >>> precision_line("float32", "auto: this CPU has no AMX bfloat16 matmuls")
+    'mixed_precision: float32 (auto: this CPU has no AMX bfloat16 matmuls)'
+    """
+    if why.startswith("auto: this CPU has AMX"):
+        why += '; set "mixed_precision": "float32" to opt out'
+    return f"mixed_precision: {name} ({why})"
+
+
 @contextlib.contextmanager
 def precision_policy(name):
     """Sets the Keras mixed-precision policy for a run, restored after."""
