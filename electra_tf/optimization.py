@@ -133,6 +133,22 @@ def layerwise_lr_multiplier(path, n_layers, decay, corrected=False):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _adam_step(gradient, variable, m, v, lr, constants):
+    """One variable's AdamWeightDecay update, fused by XLA into one pass
+    (TensorFlow runs each of its nine element-wise ops as a pass over the
+    variable). `constants` = [beta_1, 1 - beta_1, beta_2, 1 - beta_2,
+    epsilon, decay rate], the differences taken in float64 as the original's
+    Python floats are."""
+    beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, epsilon, decay = (
+        tf.unstack(constants)
+    )
+    next_m = beta_1 * m + one_minus_beta_1 * gradient
+    next_v = beta_2 * v + one_minus_beta_2 * tf.square(gradient)
+    update = next_m / (tf.sqrt(next_v) + epsilon) + decay * variable
+    return next_m, next_v, variable - lr * update
+
+
 class AdamWeightDecay(keras.optimizers.Optimizer):
     """Adam as in the original ELECTRA: no bias correction, decoupled decay.
 
@@ -231,15 +247,29 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         # The original's dense Adam: sparse embedding gradients become dense.
         gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)
         m, v = self._adam_m[index], self._adam_v[index]
-        next_m = self.beta_1 * m + (1.0 - self.beta_1) * gradient
-        next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient)
-        update = next_m / (tf.sqrt(next_v) + self.epsilon)
-        if self._decay_flags[index]:
-            update += self.weight_decay_rate * variable
         lr = tf.cast(learning_rate, dtype) * self._lr_multipliers[index]
+        decay = self.weight_decay_rate if self._decay_flags[index] else 0.0
+        next_m, next_v, next_variable = _adam_step(
+            gradient,
+            tf.convert_to_tensor(variable),
+            tf.convert_to_tensor(m),
+            tf.convert_to_tensor(v),
+            lr,
+            tf.constant(
+                [
+                    self.beta_1,
+                    1.0 - self.beta_1,
+                    self.beta_2,
+                    1.0 - self.beta_2,
+                    self.epsilon,
+                    decay,
+                ],
+                dtype,
+            ),
+        )
         self.assign(m, next_m)
         self.assign(v, next_v)
-        self.assign_sub(variable, lr * update)
+        self.assign(variable, next_variable)
 
     def original_slot_names(self):
         """`{"<var path>/adam_m": slot, "<var path>/adam_v": slot}`.

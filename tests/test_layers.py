@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference as ref
-from electra_tf.layers.activations import gelu, get_activation
+from electra_tf.layers.activations import compiled_gelu, gelu, get_activation
 from electra_tf.layers.attention import SelfAttention
 from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
@@ -44,6 +44,60 @@ def test_gelu_gradient_is_the_derivative_of_the_erf_form():
     cdf = 0.5 * (1.0 + np.vectorize(math.erf)(x64 / math.sqrt(2.0)))
     pdf = np.exp(-0.5 * x64**2) / math.sqrt(2.0 * math.pi)
     np.testing.assert_allclose(tape.gradient(y, x), cdf + x64 * pdf, atol=1e-6)
+
+
+def _xla_calls(fn, *args):
+    """Ops of fn's graph that call an XLA-compiled function."""
+    graph = tf.function(fn).get_concrete_function(*args).graph
+    return [
+        op.name
+        for op in graph.get_operations()
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall")
+        and op.get_attr("_XlaMustCompile")
+    ]
+
+
+def test_training_gelu_is_compiled_and_matches():
+    x = tf.constant(np.linspace(-6, 6, 101), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        plain, compiled = gelu(x), compiled_gelu(x)
+    np.testing.assert_allclose(compiled, plain, atol=1e-6)
+    np.testing.assert_allclose(
+        tape.gradient(compiled, x), tape.gradient(plain, x), atol=1e-6
+    )
+    # A transformer block compiles its GELU in training only: Keras passes
+    # `training` down to the intermediate Dense.
+    block = TransformerLayer(8, 2, 16, name="layer_0")
+    inputs = (tf.ones([2, 3, 8]), tf.ones([2, 3, 3]))
+    block(*inputs)
+
+    def run(training):
+        return lambda x, m: block(x, m, training=training)
+
+    assert len(_xla_calls(run(True), *inputs)) == 1
+    assert _xla_calls(run(False), *inputs) == []
+
+
+def test_training_gelu_in_bfloat16_rounds_once():
+    x = tf.cast(tf.constant(np.linspace(-6, 6, 1001), tf.float32), tf.bfloat16)
+    x32 = tf.cast(x, tf.float32)
+    got = tf.cast(compiled_gelu(x), tf.float32).numpy()
+    # float32 inside, one rounding to bfloat16 (8 significant bits) at the
+    # end; far in the left tail both forms are float32 noise (1 - erf).
+    np.testing.assert_allclose(got, gelu(x32), rtol=2.0**-8, atol=2e-6)
+    with tf.GradientTape() as tape:
+        tape.watch(x32)
+        y = gelu(x32)
+    with tf.GradientTape() as tape16:
+        tape16.watch(x)
+        y16 = compiled_gelu(x)
+    np.testing.assert_allclose(
+        tf.cast(tape16.gradient(y16, x), tf.float32),
+        tape.gradient(y, x32),
+        rtol=2.0**-8,
+        atol=2e-6,
+    )
 
 
 def test_dense_is_keras_dense_on_flattened_rows():

@@ -25,8 +25,11 @@ def softmax_output(logits, targets, weights):
     `per_example_loss` (the nll per slot, as the original names it) and
     `preds` (argmax ids).
     """
-    log_probs = tf.nn.log_softmax(logits)  # [B, N, V]
-    nll = -tf.gather(log_probs, targets, batch_dims=2)  # [B, N]
+    # -log softmax(logits)[target] as one kernel that also gives its
+    # gradient: no [B, N, V] log-probabilities to gather from and scatter back.
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=targets, logits=logits
+    )  # [B, N]
     loss = tf.reduce_sum(weights * nll) / (tf.reduce_sum(weights) + 1e-6)
     preds = tf.argmax(logits, axis=-1, output_type=tf.int32)
     return {"loss": loss, "per_example_loss": nll, "preds": preds}
