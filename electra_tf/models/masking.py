@@ -276,9 +276,11 @@ def sample_ids(logits, seeds, disallow=None):
         )  # [N, 1]
         return ids[:, 0]
 
+    # XLA compiles the kernel for int32 seeds only; the keys stay below 2**31
+    # (the example counter would need 2**31 examples to wrap).
     sampled = tf.map_fn(
         draw,
-        (tf.cast(seeds, tf.int64), logits),
+        (tf.cast(seeds, tf.int32), logits),
         fn_output_signature=tf.TensorSpec(logits.shape[1:2], tf.int32),
     )  # [B, N]
     return tf.stop_gradient(sampled)
