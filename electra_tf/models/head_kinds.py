@@ -3,12 +3,15 @@
 Ports the `get_prediction_module` methods of the original's task families
 (classification_tasks.py, qa_tasks.py, tagging_tasks.py): a kind builds its
 layer (layers/task_heads.py) under `task_specific/<task>/`, runs it on the
-encoder outputs and gives each example's loss. `HEAD_KINDS` maps a task's
-`head_type` (as saved in finetune_heads.json) to its kind, so the models
-call every head alike.
+encoder outputs and gives each example's loss; it also says how it is
+served (electra_tf/serving/): its text form, its exported outputs and its
+pipeline results. `HEAD_KINDS` maps a task's `head_type` (as saved in
+finetune_heads.json) to its kind, so the models and the serving code call
+every head alike.
 """
 
 import keras
+import tensorflow as tf
 
 from electra_tf.layers.task_heads import (
     ClassificationHead,
@@ -39,6 +42,11 @@ class HeadKind:
 
     head_type = None
     features = ()
+    # Serving: the `pipelines.pipeline` task that runs this kind, and the
+    # {id output: name output} pairs that the export maps through the
+    # task's label names.
+    pipeline_task = None
+    label_outputs = {}
 
     def build(self, name, config, num_labels, settings):
         """The head layer of task `name`, built: its variables are
@@ -61,12 +69,36 @@ class HeadKind:
         """Each example's loss [B]."""
         raise NotImplementedError
 
+    def serving_form(self, task_name):
+        """How the export packs raw text for task `task_name` (a key of
+        serving/signatures.py `TEXT_INPUTS`)."""
+        raise NotImplementedError
+
+    def label_names(self, task):
+        """The names of the fine-tuning `task`'s label ids, or None."""
+        return None
+
+    def served(self, head, encoded, features):
+        """The exported outputs from the encoder's `encoded` outputs and
+        the packed int32 `features` (the encoder inputs, and
+        `labeled_positions` for the "words" form)."""
+        raise NotImplementedError
+
+    def pipeline_result(self, row):
+        """One input's JSON-ready pipeline result from its row of the
+        raw-text signature's outputs (NumPy)."""
+        raise NotImplementedError
+
 
 class Classification(HeadKind):
     """Softmax over `num_labels` from the `[CLS]` vector."""
 
     head_type = "classification"
     features = ("label_ids",)
+    pipeline_task = "text-classification"
+    label_outputs = {"label_ids": "label_names"}
+    # The GLUE tasks whose examples are text pairs (finetuning/glue.py).
+    pair_tasks = ("mrpc", "mnli", "qqp", "rte", "qnli", "sts")
 
     def layer(self, name, config, num_labels, settings):
         return ClassificationHead(config.hidden_size, num_labels, name=name)
@@ -79,12 +111,34 @@ class Classification(HeadKind):
         logits = outputs["logits"]
         return _log_softmax_ce(logits, inputs["label_ids"], logits.shape[-1])
 
+    def serving_form(self, task_name):
+        return "pair" if task_name in self.pair_tasks else "text"
+
+    def label_names(self, task):
+        return [str(label) for label in task.label_list]
+
+    def served(self, head, encoded, features):
+        logits = head(encoded["pooled_output"])  # [B, C]
+        return {
+            "logits": logits,
+            "probabilities": tf.nn.softmax(logits, axis=-1),
+            "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
+        }
+
+    def pipeline_result(self, row):
+        label = int(row["label_ids"])
+        return {
+            "label": row["label_names"].decode("utf-8"),
+            "score": float(row["probabilities"][label]),
+        }
+
 
 class Regression(HeadKind):
     """One score from the `[CLS]` vector, trained with a squared error."""
 
     head_type = "regression"
     features = ("targets",)
+    pipeline_task = "text-classification"
 
     def layer(self, name, config, num_labels, settings):
         return RegressionHead(config.hidden_size, name=name)
@@ -98,6 +152,15 @@ class Regression(HeadKind):
         predictions = ops.cast(outputs["predictions"], "float32")
         return ops.square(predictions - ops.cast(inputs["targets"], "float32"))
 
+    def serving_form(self, task_name):
+        return "pair"
+
+    def served(self, head, encoded, features):
+        return {"score": head(encoded["pooled_output"])}  # [B]
+
+    def pipeline_result(self, row):
+        return {"score": float(row["score"])}
+
 
 class Span(HeadKind):
     """Extractive QA: start/end logits, the joint beam and the answerable
@@ -105,6 +168,9 @@ class Span(HeadKind):
 
     head_type = "span"
     features = ("start_positions", "end_positions", "is_impossible")
+    # Its pipeline decodes windows in Python (serving/qa_pipeline.py), not
+    # from signature rows.
+    pipeline_task = "question-answering"
 
     def layer(self, name, config, num_labels, settings):
         return SpanHead(
@@ -153,6 +219,17 @@ class Span(HeadKind):
             losses = losses + settings["answerable_weight"] * sigmoid_ce
         return losses
 
+    def serving_form(self, task_name):
+        return "qa"
+
+    def served(self, head, encoded, features):
+        """The outputs the QA decoding reads (serving/qa_decoding.py)."""
+        return head(
+            encoded["sequence_output"],
+            features["input_mask"],
+            features["segment_ids"],
+        )
+
 
 class Tagging(HeadKind):
     """A label per word from its first token; `labeled_positions`
@@ -160,6 +237,8 @@ class Tagging(HeadKind):
 
     head_type = "tagging"
     features = ("labeled_positions", "labels", "labels_mask")
+    pipeline_task = "token-classification"
+    label_outputs = {"tag_ids": "tags"}
 
     def layer(self, name, config, num_labels, settings):
         return TaggingHead(config.hidden_size, num_labels, name=name)
@@ -181,6 +260,28 @@ class Tagging(HeadKind):
         losses = _log_softmax_ce(logits, inputs["labels"], logits.shape[-1])
         mask = ops.cast(inputs["labels_mask"], "float32")
         return ops.sum(losses * mask, axis=-1)  # [B]
+
+    def serving_form(self, task_name):
+        return "words"
+
+    def label_names(self, task):
+        mapping = task.get_label_mapping()
+        return sorted(mapping, key=mapping.get)
+
+    def served(self, head, encoded, features):
+        logits = head(encoded["sequence_output"], features["labeled_positions"])
+        return {
+            "logits": logits,  # [B, W, C]
+            "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
+        }
+
+    def pipeline_result(self, row):
+        """The tags of the words the packed length kept."""
+        n = int(row["num_tagged"])
+        return {
+            "words": [w.decode("utf-8") for w in row["words"][:n]],
+            "tags": [t.decode("utf-8") for t in row["tags"][:n]],
+        }
 
 
 HEAD_KINDS = {

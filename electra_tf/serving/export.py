@@ -18,17 +18,11 @@ import tensorflow as tf
 
 from electra_tf.errors import ConfigError, OutputExistsError
 from electra_tf import checkpoints
+from electra_tf.models.head_kinds import HEAD_KINDS
 from electra_tf.serving import signatures
 from electra_tf.serving import text_inputs
 
 PRETRAINED_KINDS = ("discriminator", "generator", "encoder")
-TASK_FORMS = {
-    "classification": None,  # "text" or "pair", from the task
-    "regression": "pair",
-    "tagging": "words",
-    "span": "qa",
-}
-PAIR_TASKS = ("mrpc", "mnli", "qqp", "rte", "qnli", "sts")
 
 
 def _check_kind(kind, description):
@@ -60,21 +54,14 @@ def _task_endpoints(model, config, tasks, kind):
         if task.name not in names:
             continue
         spec = next(t for t in model.tasks if t["name"] == task.name)
-        form = TASK_FORMS[spec["head_type"]]
-        labels = None
-        if spec["head_type"] == "classification":
-            form = "pair" if task.name in PAIR_TASKS else "text"
-            labels = [str(label) for label in task.label_list]
-        elif spec["head_type"] == "tagging":
-            mapping = task.get_label_mapping()
-            labels = sorted(mapping, key=mapping.get)
+        head_kind = HEAD_KINDS[spec["head_type"]]
         endpoints.append(
             signatures.Endpoint(
                 f"task:{task.name}",
-                form,
+                head_kind.serving_form(task.name),
                 model,
                 head=spec,
-                labels=labels,
+                labels=head_kind.label_names(task),
                 qa_settings=qa_settings,
                 task=task,
                 config=config,

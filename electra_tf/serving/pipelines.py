@@ -9,44 +9,35 @@ original's doc-stride windows and joint beam decoding in Python
 """
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
 
 from electra_tf.errors import CheckpointError, DataError
 from electra_tf import checkpoints
+from electra_tf.checkpoints import finetuned
+from electra_tf.models.head_kinds import HEAD_KINDS
 from electra_tf.serving import export as export_lib
 from electra_tf.serving import qa_pipeline
 
-# pipeline task -> model kind it needs (tasks: a head type among these)
+# pipeline task -> the pre-trained model kind it needs, or the kinds of
+# fine-tuned head that serve it (each kind names its `pipeline_task`).
 TASKS = {
     "fill-mask": "generator",
     "replaced-token-detection": "discriminator",
     "feature-extraction": "encoder",
-    "text-classification": ("classification", "regression"),
-    "token-classification": ("tagging",),
-    "question-answering": ("span",),
 }
+for _kind in HEAD_KINDS.values():
+    TASKS[_kind.pipeline_task] = TASKS.get(_kind.pipeline_task, ()) + (_kind,)
 
 
-def _head_type(task_name):
-    if task_name == "chunk":
-        return "tagging"
-    if (
-        "squad" in task_name
-        or "qa" in task_name
-        or task_name
-        in (
-            "newsqa",
-            "naturalqs",
-            "triviaqa",
-            "searchqa",
-            "hotpotqa",
-            "textbookqa",
-        )
-    ):
-        return "span"
-    return "regression" if task_name == "sts" else "classification"
+def _head_kinds(description):
+    """{task name: its HeadKind} of a fine-tuned model's saved heads."""
+    if description.format != "finetuned":
+        return {}
+    specs = finetuned.read_head_specs(os.path.dirname(description.prefix))
+    return {s["name"]: HEAD_KINDS[s["head_type"]] for s in specs}
 
 
 def _choose_kind(task, description, task_name):
@@ -61,13 +52,15 @@ def _choose_kind(task, description, task_name):
             return needed
         wanted = f"a {needed}"
     else:
+        kinds = _head_kinds(description)
         heads = [k[5:] for k in description.kinds if k.startswith("task:")]
-        fitting = [h for h in heads if _head_type(h) in needed]
+        fitting = [h for h in heads if kinds.get(h) in needed]
         if task_name is not None:
             fitting = [h for h in fitting if h == task_name]
         if fitting:
             return f"task:{fitting[0]}"
-        wanted = f"a fine-tuned {'/'.join(needed)} head"
+        head_types = "/".join(k.head_type for k in needed)
+        wanted = f"a fine-tuned {head_types} head"
     raise CheckpointError(
         f"The {task} pipeline needs {wanted}, but '{description.path}' holds "
         f"{', '.join(description.kinds)}; pass a model directory of that kind."
@@ -237,19 +230,7 @@ class Pipeline:
                 "pooled_output": row["pooled_output"].tolist(),
                 "sequence_output": row["sequence_output"][:length].tolist(),
             }
-        if self.form == "words":
-            n = int(row["num_tagged"])
-            return {
-                "words": [w.decode("utf-8") for w in row["words"][:n]],
-                "tags": [t.decode("utf-8") for t in row["tags"][:n]],
-            }
-        if "score" in row:
-            return {"score": float(row["score"])}
-        label = int(row["label_ids"])
-        return {
-            "label": row["label_names"].decode("utf-8"),
-            "score": float(row["probabilities"][label]),
-        }
+        return self.endpoint.head_kind.pipeline_result(row)
 
 
 def pipeline(task, model_dir, **kwargs):

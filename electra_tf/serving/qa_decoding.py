@@ -11,11 +11,6 @@ last word of the span (the Python pipeline also runs `get_final_text`).
 
 import tensorflow as tf
 
-from electra_tf.finetuning import qa_metrics
-
-# The span head outputs the QA decoding reads (all but the example id).
-HEAD_OUTPUTS = qa_metrics.RawResult._fields[1:]
-
 # Legend: B batch, K beam (or n-best), L sequence, W passage words.
 
 

@@ -11,6 +11,7 @@ import functools
 
 import tensorflow as tf
 
+from electra_tf.models.head_kinds import HEAD_KINDS
 from electra_tf.serving import qa_decoding
 
 # Legend: B batch, L sequence length, H hidden size, C classes, K top-k,
@@ -51,7 +52,8 @@ class Endpoint:
       form: key of TEXT_INPUTS (how raw text is packed; "masked": a literal
         `[MASK]` is the mask token).
       model: the Keras model (pretrainer, encoder or fine-tuning model).
-      head: for tasks, the task spec dict of the FinetuningModel.
+      head: for tasks, the task spec dict of the FinetuningModel (its
+        `head_type` names the kind of head that serves it).
       labels: label names (classification, tagging).
       top_k: fill-mask candidates per `[MASK]`.
       qa_settings: dict of `max_answer_length`, `answerable_classifier`,
@@ -76,6 +78,7 @@ class Endpoint:
         self.form = form
         self.model = model
         self.head = head
+        self.head_kind = None if head is None else HEAD_KINDS[head["head_type"]]
         self.labels = None if labels is None else tf.constant(labels)
         self.top_k = top_k
         self.qa_settings = qa_settings
@@ -121,10 +124,9 @@ class Endpoint:
             out["is_masked"] = tf.equal(ids, packer.mask_id)  # [B, L]
             out["top_tokens"] = packer.tokens(out["top_ids"])
             out["tokens"] = packer.tokens(ids)
-        elif "label_ids" in out:
-            out["label_names"] = tf.gather(self.labels, out["label_ids"])
-        elif "tag_ids" in out:
-            out["tags"] = tf.gather(self.labels, out["tag_ids"])
+        elif self.head_kind is not None:
+            for ids_name, names in self.head_kind.label_outputs.items():
+                out[names] = tf.gather(self.labels, out[ids_name])
         return out
 
     @functools.cached_property
@@ -161,31 +163,9 @@ class Endpoint:
         return {"top_ids": top_ids, "top_scores": scores}
 
     def _task(self, features, inputs):
-        model, spec = self.model, self.head
-        name, head_type = spec["name"], spec["head_type"]
-        head = getattr(model, f"{name}_head")
-        enc = model.encoder(inputs, training=False)
-        if head_type == "classification":
-            logits = head(enc["pooled_output"])  # [B, C]
-            return {
-                "logits": logits,
-                "probabilities": tf.nn.softmax(logits, axis=-1),
-                "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
-            }
-        if head_type == "regression":
-            return {"score": head(enc["pooled_output"])}  # [B]
-        if head_type == "tagging":
-            logits = head(enc["sequence_output"], features["labeled_positions"])
-            return {
-                "logits": logits,  # [B, W, C]
-                "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
-            }
-        out = head(
-            enc["sequence_output"],
-            inputs["input_mask"],
-            inputs["segment_ids"],
-        )
-        return {k: out[k] for k in qa_decoding.HEAD_OUTPUTS}
+        head = getattr(self.model, f"{self.head['name']}_head")
+        encoded = self.model.encoder(inputs, training=False)
+        return self.head_kind.served(head, encoded, features)
 
 
 def _pad_to_bucket(features, max_seq_length):
