@@ -220,17 +220,12 @@ def test_sample_from_softmax_frequencies_and_disallow():
 
 
 @pytest.mark.parametrize("seed", [[0, 0], [12, 34]])
-def test_sample_ids_are_keyed_by_each_examples_seed(seed):
-    logits = tf.random.stateless_normal([3, 4, 50], [1, 2])
-    seeds = tf.constant([seed, [5, 6], [5, 7]])
-    got = masking.sample_ids(logits, seeds).numpy()
-    for b in range(3):
-        want = tf.random.stateless_categorical(
-            logits[b], 1, tf.cast(seeds[b], tf.int64), dtype=tf.int32
-        )
-        np.testing.assert_array_equal(got[b], want[:, 0])
-    # An example's draws do not depend on the rest of its batch.
-    np.testing.assert_array_equal(
-        masking.sample_ids(logits[1:], seeds[1:]).numpy(), got[1:]
-    )
-    assert len({tuple(row) for row in got}) == 3
+def test_sample_from_softmax_is_gumbel_argmax(seed):
+    logits = tf.random.stateless_normal([2, 3, 50], [1, 2])
+    seeds = tf.constant([seed, [5, 6]])
+    got = masking.sample_from_softmax(logits, seeds).numpy().argmax(-1)
+    for b in range(2):
+        seed = tf.cast(seeds[b], tf.int64)
+        u = tf.random.stateless_uniform([3, 50], seed, alg="philox").numpy()
+        g = -np.log(-np.log(u + 1e-9) + 1e-9)
+        np.testing.assert_array_equal(got[b], np.argmax(logits[b].numpy() + g, -1))

@@ -256,31 +256,29 @@ def unmask(inputs):
 
 
 def sample_ids(logits, seeds, disallow=None):
-    """Samples an id from softmax(logits) per [B, N] slot.
+    """Gumbel-max sample of an id from softmax(logits) per [B, N] slot.
 
-    The original's `sample_from_softmax` subtracts `1000 * disallow` from
-    the logits and takes the argmax of Gumbel-noised logits. Deviation from
-    reference: the same distribution is drawn by inverse CDF, one
-    `stateless_categorical` kernel per example, instead of a uniform, two
-    logs, a sum and an argmax over every [N, V] logit (a third of the time
-    on CPU); the ids drawn for a seed differ. `seeds` int [B, 2] key the
-    draws per example. Returns int32 ids [B, N].
+    As the original's `sample_from_softmax`: `logits - 1000 * disallow`,
+    noise `-log(-log(u + 1e-9) + 1e-9)` with u ~ U[0, 1), argmax. The
+    original takes the argmax of the softmax of the noisy logits; softmax
+    keeps the order, so the argmax of the noisy logits is the same id
+    without a softmax over [B, N, V]. `seeds` int [B, 2] key the noise per
+    example. Returns int32 ids [B, N].
     """
     if disallow is not None:
         logits -= 1000.0 * disallow
+    slot_shape = tf.shape(logits)[1:]  # [N, V]
 
     def draw(args):
-        seed, example_logits = args  # [2], [N, V]
-        ids = tf.random.stateless_categorical(
-            example_logits, 1, seed, dtype=tf.int32
-        )  # [N, 1]
-        return ids[:, 0]
+        # Noise, sum and argmax per example: no [B, N, V] noise tensor.
+        seed, example_logits = args
+        noise = _gumbel(_uniform(slot_shape, seed))  # [N, V]
+        noisy = example_logits + tf.cast(noise, example_logits.dtype)
+        return tf.argmax(noisy, axis=-1, output_type=tf.int32)  # [N]
 
-    # XLA compiles the kernel for int32 seeds only; the keys stay below 2**31
-    # (the example counter would need 2**31 examples to wrap).
     sampled = tf.map_fn(
         draw,
-        (tf.cast(seeds, tf.int32), logits),
+        (tf.cast(seeds, tf.int64), logits),
         fn_output_signature=tf.TensorSpec(logits.shape[1:2], tf.int32),
     )  # [B, N]
     return tf.stop_gradient(sampled)
