@@ -132,7 +132,6 @@ def layerwise_lr_multiplier(path, n_layers, decay, corrected=False):
     return decay**exponent
 
 
-@keras.saving.register_keras_serializable(package="electra_tf")
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _adam_step(gradient, variable, m, v, lr, constants):
     """One variable's AdamWeightDecay update, fused by XLA into one pass
@@ -149,6 +148,7 @@ def _adam_step(gradient, variable, m, v, lr, constants):
     return next_m, next_v, variable - lr * update
 
 
+@keras.saving.register_keras_serializable(package="electra_tf")
 class AdamWeightDecay(keras.optimizers.Optimizer):
     """Adam as in the original ELECTRA: no bias correction, decoupled decay.
 

@@ -208,6 +208,10 @@ def test_config_round_trip_and_bad_arguments():
     opt = create_optimizer(5e-4, 1000, weight_decay_rate=0.01, warmup_steps=100)
     again = AdamWeightDecay.from_config(opt.get_config())
     assert again.get_config() == opt.get_config()
+    # by its registered name, as a saved model's compile config holds it
+    named = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert type(named) is AdamWeightDecay
+    assert named.get_config() == opt.get_config()
     assert again.epsilon == 1e-6 and again.exclude_from_weight_decay == ("LayerNorm", "layer_norm", "bias")
     with pytest.raises(ValueError, match="weight_decay_rate"):
         AdamWeightDecay(1e-3, weight_decay=0.1)
