@@ -240,10 +240,12 @@ class DistributedInput:
         self.iterator = iter(dataset_fn(context))
 
     def __tf_flatten__(self):
+        """(metadata, components) for tf.nest and tf.function."""
         return (self.strategy, self.local_replicas), (self.iterator,)
 
     @classmethod
     def __tf_unflatten__(cls, metadata, components):
+        """The inputs over `components`' iterator (a traced one in a graph)."""
         inputs = cls.__new__(cls)
         inputs.strategy, inputs.local_replicas = metadata
         (inputs.iterator,) = components
