@@ -3,14 +3,17 @@ computed by hand: clipping, schedule, Adam, cadence, resume, NaN guard,
 progress lines and TensorBoard scalars."""
 
 import doctest
+import gc
 import glob
 import os
+import weakref
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf.layers.activations import gelu
 from electra_tf.optimization import create_optimizer
 from electra_tf.checkpoints import CheckpointError, ours
 from electra_tf.training import distribution, loop, metrics_writer
@@ -232,6 +235,31 @@ def test_global_batch_must_split_evenly_and_strategy_names():
     assert distribution.resolve_strategy_name("auto", use_tpu=True) == "tpu"
     with pytest.raises(ValueError, match="Unknown distribution_strategy 'gpu'"):
         distribution.resolve_strategy_name("gpu")
+
+
+def test_a_traced_train_step_does_not_keep_its_input_iterator_alive():
+    """The train function takes DistributedInput's iterator as an input, not
+    a capture: TF never frees a graph that used tf.custom_gradient (GELU),
+    and an iterator it captured would live until interpreter exit."""
+    strategy = tf.distribute.get_strategy()
+    model = make_model()
+    optimizer = create_optimizer(0.1, 6, warmup_steps=2)
+    inputs = distribution.DistributedInput(
+        strategy, lambda context: dataset().prefetch(1)
+    )
+    handle = weakref.ref(inputs.iterator._iterator_resource)
+
+    def loss_fn(batch, step):
+        pred = gelu(model(batch["x"]))[:, 0]
+        return {"loss": tf.reduce_mean((pred - batch["y"]) ** 2)}
+
+    run = loop.make_train_function(strategy, model, optimizer, loss_fn)
+    run(inputs, 1)
+    run(inputs, 2)
+    assert int(optimizer.iterations) == 3
+    del inputs, run
+    gc.collect()
+    assert handle() is None
 
 
 def test_rng_state_variables_are_the_dropout_seeds():

@@ -215,6 +215,14 @@ class DistributedInput:
     `distribute_datasets_from_function` does. Unlike tf.distribute's
     distributed iterators, `inputs.iterator` can be checkpointed, so a
     resumed run continues at the same example on every machine.
+
+    A tf.function takes `inputs` apart (`__tf_flatten__`): its iterator is
+    an input of the traced graph, not a capture. A graph that captured it
+    would keep the iterator (and its prefetch threads) alive as long as the
+    graph lives, and TensorFlow never frees a graph that used
+    `tf.custom_gradient` (our GELU): the gradient registry keeps it
+    (tensorflow/tensorflow#27492). Such an iterator is only destroyed at
+    interpreter exit, where its thread pool's teardown can hang.
     """
 
     def __init__(self, strategy, dataset_fn):
@@ -230,6 +238,18 @@ class DistributedInput:
             num_replicas_in_sync=replicas,
         )
         self.iterator = iter(dataset_fn(context))
+
+    def __tf_flatten__(self):
+        """(metadata, components) for tf.nest and tf.function."""
+        return (self.strategy, self.local_replicas), (self.iterator,)
+
+    @classmethod
+    def __tf_unflatten__(cls, metadata, components):
+        """The inputs over `components`' iterator (a traced one in a graph)."""
+        inputs = cls.__new__(cls)
+        inputs.strategy, inputs.local_replicas = metadata
+        (inputs.iterator,) = components
+        return inputs
 
     def __iter__(self):
         return self
