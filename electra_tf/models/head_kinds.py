@@ -81,8 +81,9 @@ class HeadKind:
     def served(self, head, encoded, features):
         """The exported outputs from the encoder's `encoded` outputs and
         the packed int32 `features` (the encoder inputs, and
-        `labeled_positions` for the "words" form)."""
-        raise NotImplementedError
+        `labeled_positions` for the "words" form): by default the head's
+        own `outputs`."""
+        return self.outputs(head, encoded, features)
 
     def pipeline_result(self, row):
         """One input's JSON-ready pipeline result from its row of the
@@ -118,7 +119,7 @@ class Classification(HeadKind):
         return [str(label) for label in task.label_list]
 
     def served(self, head, encoded, features):
-        logits = head(encoded["pooled_output"])  # [B, C]
+        logits = self.outputs(head, encoded, features)["logits"]  # [B, C]
         return {
             "logits": logits,
             "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -156,7 +157,7 @@ class Regression(HeadKind):
         return "pair"
 
     def served(self, head, encoded, features):
-        return {"score": head(encoded["pooled_output"])}  # [B]
+        return {"score": self.outputs(head, encoded, features)["predictions"]}
 
     def pipeline_result(self, row):
         return {"score": float(row["score"])}
@@ -222,14 +223,6 @@ class Span(HeadKind):
     def serving_form(self, task_name):
         return "qa"
 
-    def served(self, head, encoded, features):
-        """The outputs the QA decoding reads (serving/qa_decoding.py)."""
-        return head(
-            encoded["sequence_output"],
-            features["input_mask"],
-            features["segment_ids"],
-        )
-
 
 class Tagging(HeadKind):
     """A label per word from its first token; `labeled_positions`
@@ -269,9 +262,9 @@ class Tagging(HeadKind):
         return sorted(mapping, key=mapping.get)
 
     def served(self, head, encoded, features):
-        logits = head(encoded["sequence_output"], features["labeled_positions"])
+        logits = self.outputs(head, encoded, features)["logits"]  # [B, W, C]
         return {
-            "logits": logits,  # [B, W, C]
+            "logits": logits,
             "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
         }
 
