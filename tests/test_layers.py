@@ -14,6 +14,7 @@ from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import Embeddings
 from electra_tf.layers.heads import DiscriminatorHead, MaskedLMHead
+from electra_tf.layers.layer_norm import LayerNorm
 from electra_tf.layers.transformer import TransformerLayer
 from helpers import assert_layer_round_trip, encoder_batch, randomize_weights
 
@@ -47,14 +48,14 @@ def test_gelu_gradient_is_the_derivative_of_the_erf_form():
 
 
 def _xla_calls(fn, *args):
-    """Ops of fn's graph that call an XLA-compiled function."""
+    """Names of the XLA-compiled functions fn's graph calls."""
     graph = tf.function(fn).get_concrete_function(*args).graph
-    return [
-        op.name
+    return sorted(
+        op.get_attr("f").name.removeprefix("__inference_").rsplit("_", 1)[0]
         for op in graph.get_operations()
         if op.type in ("PartitionedCall", "StatefulPartitionedCall")
         and op.get_attr("_XlaMustCompile")
-    ]
+    )
 
 
 def test_training_gelu_is_compiled_and_matches():
@@ -66,8 +67,8 @@ def test_training_gelu_is_compiled_and_matches():
     np.testing.assert_allclose(
         tape.gradient(compiled, x), tape.gradient(plain, x), atol=1e-6
     )
-    # A transformer block compiles its GELU in training only: Keras passes
-    # `training` down to the intermediate Dense.
+    # A transformer block compiles its GELU and both LayerNorms in training
+    # only: Keras passes `training` down to the inner layers.
     block = TransformerLayer(8, 2, 16, name="layer_0")
     inputs = (tf.ones([2, 3, 8]), tf.ones([2, 3, 3]))
     block(*inputs)
@@ -75,7 +76,9 @@ def test_training_gelu_is_compiled_and_matches():
     def run(training):
         return lambda x, m: block(x, m, training=training)
 
-    assert len(_xla_calls(run(True), *inputs)) == 1
+    assert _xla_calls(run(True), *inputs) == [
+        "_compiled_forward", "_layer_norm_forward", "_layer_norm_forward"
+    ]
     assert _xla_calls(run(False), *inputs) == []
 
 
@@ -98,6 +101,57 @@ def test_training_gelu_in_bfloat16_rounds_once():
         rtol=2.0**-8,
         atol=2e-6,
     )
+
+
+def _layer_norm_pass(layer, x, training):
+    """Output and gradients (x, gamma, beta) of a weighted sum of it."""
+    weights = np.random.default_rng(3).normal(size=x.shape)
+    weights = tf.constant(weights, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=training) if training else layer(x)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) * weights)
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [tf.cast(v, tf.float32).numpy() for v in [y] + grads]
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_training_layer_norm_matches_keras(policy):
+    # Rows far from zero mean and unit scale, where a careless variance
+    # formula loses digits.
+    x = np.random.default_rng(1).normal(3.0, 5.0, size=(4, 6, 32))
+    x = tf.constant(x, tf.float32)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        ours = LayerNorm(epsilon=1e-12, name="LayerNorm")
+        theirs = keras.layers.LayerNormalization(epsilon=1e-12)
+        ours.build(x.shape)
+        theirs.build(x.shape)
+        randomize_weights(ours, seed=2)
+        theirs.set_weights(ours.get_weights())
+        got = _layer_norm_pass(ours, x, training=True)
+        want = _layer_norm_pass(theirs, x, training=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    paths = [v.path for v in ours.weights]
+    assert paths == ["LayerNorm/gamma", "LayerNorm/beta"]
+    # float32 statistics in both; bfloat16 rounds the output and dy once.
+    tol = 1e-5 if policy == "float32" else 2.0**-7
+    want_y = ref.layer_norm(x.numpy().astype(float), *ours.get_weights())
+    np.testing.assert_allclose(got[0], want_y, rtol=tol, atol=tol * 4)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+
+
+def test_layer_norm_refuses_other_forms_and_round_trips():
+    with pytest.raises(ValueError, match="last axis with gamma and beta"):
+        LayerNorm(axis=1).build((2, 3, 4))
+    with pytest.raises(ValueError, match="last axis with gamma and beta"):
+        LayerNorm(center=False).build((2, 3, 4))
+    layer = LayerNorm(epsilon=1e-12, name="LayerNorm")
+    layer.build((None, 3, 4))
+    randomize_weights(layer, seed=5)
+    assert_layer_round_trip(layer, [np.ones((2, 3, 4), "float32")])
 
 
 def test_dense_is_keras_dense_on_flattened_rows():

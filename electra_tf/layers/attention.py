@@ -11,6 +11,7 @@ import keras
 from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import truncated_normal
+from electra_tf.layers.layer_norm import LayerNorm
 
 # Legend: B batch, L sequence length (from = to), H hidden size,
 # A attention heads, D head size (H / A).
@@ -65,7 +66,7 @@ class SelfAttention(keras.layers.Layer):
         self.key = dense("key")
         self.value = dense("value")
         self.output_dense = dense("dense")
-        self.output_layer_norm = keras.layers.LayerNormalization(
+        self.output_layer_norm = LayerNorm(
             epsilon=1e-12, name="LayerNorm"
         )
         self.probs_dropout = Dropout(attention_probs_dropout_prob)

@@ -8,6 +8,7 @@ One instance is shared by generator and discriminator in the original
 import keras
 
 from electra_tf.layers.dropout import Dropout
+from electra_tf.layers.layer_norm import LayerNorm
 
 # Legend: B batch, L sequence length, E embedding size, V vocab size.
 
@@ -50,7 +51,7 @@ class Embeddings(keras.layers.Layer):
         self.type_vocab_size = type_vocab_size
         self.initializer_range = initializer_range
         self.dropout_rate = dropout_rate
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNorm(
             epsilon=1e-12, name="LayerNorm"
         )
         self.dropout = Dropout(dropout_rate)

@@ -10,6 +10,7 @@ import keras
 from electra_tf.layers.activations import get_activation
 from electra_tf.layers.dense import Dense, flat_matmul
 from electra_tf.layers.embeddings import truncated_normal
+from electra_tf.layers.layer_norm import LayerNorm
 
 # Legend: B batch, L sequence length, N predictions, H hidden size,
 # E embedding size, V vocab size.
@@ -51,7 +52,7 @@ class MaskedLMHead(keras.layers.Layer):
             kernel_initializer=truncated_normal(initializer_range),
             name="dense",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNorm(
             epsilon=1e-12, name="LayerNorm"
         )
 

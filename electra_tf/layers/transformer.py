@@ -11,6 +11,7 @@ from electra_tf.layers.attention import SelfAttention
 from electra_tf.layers.dense import Dense
 from electra_tf.layers.dropout import Dropout
 from electra_tf.layers.embeddings import truncated_normal
+from electra_tf.layers.layer_norm import LayerNorm
 
 # Legend: B batch, L sequence length, H hidden size, I intermediate size.
 
@@ -64,7 +65,7 @@ class TransformerLayer(keras.layers.Layer):
         self.output_dense = Dense(
             hidden_size, kernel_initializer=init, name="dense"
         )
-        self.output_layer_norm = keras.layers.LayerNormalization(
+        self.output_layer_norm = LayerNorm(
             epsilon=1e-12, name="LayerNorm"
         )
         self.output_dropout = Dropout(hidden_dropout_prob)
