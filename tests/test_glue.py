@@ -38,6 +38,7 @@ def test_rte_pair_features(tmp_path):
         (0, "The cat sat.", "A dog ran", "entailment"),
         (1, "the dog", "the cat", "not_entailment"),
     ]
+    assert task.text_pairs  # the export serves it text pairs
     (features,) = task.featurize(examples[0], True)
     assert features == {
         "input_ids": _ids("[CLS] the cat sat . [SEP] a dog ran [SEP]") + [0, 0],
@@ -66,6 +67,7 @@ def test_truncation_pair_and_single(tmp_path):
     (features,) = task.featurize(task.get_examples("dev")[0], False)
     assert features["input_ids"] == _ids("[CLS] the cat sat [SEP] a dog [SEP]")
     assert features["segment_ids"] == [0] * 5 + [1] * 3
+    assert task.text_pairs
 
     write_tsv(tmp_path, "sst", "train", [
         ["sentence", "label"],
@@ -76,6 +78,7 @@ def test_truncation_pair_and_single(tmp_path):
     assert features["input_ids"] == _ids("[CLS] the cat sat on [SEP]")
     assert features["segment_ids"] == [0] * 6
     assert features["sst_label_ids"] == 1
+    assert not task.text_pairs
 
 
 def test_quotes_are_literal(tmp_path):
@@ -98,6 +101,7 @@ def test_cola_headers_and_test_dummy_labels(tmp_path):
     (test,) = task.get_examples("test")
     assert (test.eid, test.text_a, test.label) == (0, "the dog ran", "0")
     assert type(task.get_scorer()).__name__ == "MCCScorer"
+    assert not task.text_pairs
 
 
 def test_mnli_files_columns_and_test_splits(tmp_path):

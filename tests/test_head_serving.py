@@ -42,6 +42,7 @@ class _Task:
     """The label side of a fine-tuning task (glue.py, chunking.py)."""
 
     label_list = LABELS
+    text_pairs = False
 
     def get_label_mapping(self):
         return {label: i for i, label in enumerate(LABELS)}
@@ -65,7 +66,7 @@ def test_every_head_kind_serves_its_model_outputs(head_type):
     spec = {"name": "t", "head_type": head_type, "num_labels": len(LABELS)}
     config = tiny_model_config(vocab_size=30522, max_position_embeddings=32)
     model = FinetuningModel(config, [spec], beam_size=3)
-    form = kind.serving_form("t")
+    form = kind.serving_form(_Task())
     endpoint = signatures.Endpoint(
         "task:t",
         form,

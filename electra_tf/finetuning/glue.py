@@ -1,9 +1,9 @@
-"""GLUE classification and regression tasks.
+"""GLUE task machinery: reading, featurising and labelling TSV examples.
 
-Port of finetune/classification/classification_tasks.py:
-`read_tsv`, `_load_glue` (column indices, headers, dummy test labels, eids),
-`double_unordered` for MRPC and STS train, `_truncate_seq_pair` and the
-`[CLS] a [SEP] (b [SEP])` featurisation.
+Port of finetune/classification/classification_tasks.py: `read_tsv`,
+`_load_glue` (column indices, headers, dummy test labels, eids),
+`_truncate_seq_pair` and the `[CLS] a [SEP] (b [SEP])` featurisation. The
+eight tasks themselves, each a column layout, are in glue_tasks.py.
 """
 
 import csv
@@ -56,6 +56,8 @@ def _truncate_seq_pair(tokens_a, tokens_b, max_length):
 
 class SingleOutputTask(task.Task):
     """A task with one prediction per example, read from GLUE TSV files."""
+
+    text_pairs = True  # examples have a text_b; False for single sentences
 
     def __init__(self, config, name, tokenizer):
         super().__init__(config, name, tokenizer)
@@ -272,134 +274,3 @@ class RegressionTask(SingleOutputTask):
 
     def get_scorer(self, split="dev"):
         return scorers.RegressionScorer()
-
-
-class MNLI(ClassificationTask):
-    """Multi-NLI: dev is dev_matched; three test splits."""
-
-    def __init__(self, config, tokenizer):
-        labels = ["contradiction", "entailment", "neutral"]
-        super().__init__(config, "mnli", tokenizer, labels)
-
-    def _file_split(self, split):
-        return "dev_matched" if split == "dev" else split
-
-    def _create_examples(self, lines, split):
-        if split == "diagnostic":
-            return self._load_glue(lines, split, 1, 2, None, True)
-        return self._load_glue(lines, split, 8, 9, -1, True)
-
-    def get_test_splits(self):
-        return ["test_matched", "test_mismatched", "diagnostic"]
-
-
-class _DoubledPairTask:
-    """Mixin: with double_unordered, train gets a swapped (b, a) copy."""
-
-    def cache_settings(self):
-        return {"double_unordered": self.config.double_unordered}
-
-    def _with_swapped(self, lines, split, *columns):
-        examples = self._load_glue(lines, split, *columns, True)
-        if self.config.double_unordered and split == "train":
-            examples += self._load_glue(
-                lines, split, *columns, True, len(examples), True
-            )
-        return examples
-
-
-class MRPC(_DoubledPairTask, ClassificationTask):
-    """Microsoft Research Paraphrase Corpus."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(config, "mrpc", tokenizer, ["0", "1"])
-
-    def _create_examples(self, lines, split):
-        return self._with_swapped(lines, split, 3, 4, 0)
-
-
-class CoLA(ClassificationTask):
-    """Corpus of Linguistic Acceptability (train/dev files have no header)."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(config, "cola", tokenizer, ["0", "1"])
-
-    def _create_examples(self, lines, split):
-        test = split == "test"
-        return self._load_glue(lines, split, 1 if test else 3, None, 1, test)
-
-    def get_scorer(self, split="dev"):
-        return scorers.MCCScorer()
-
-
-class SST(ClassificationTask):
-    """Stanford Sentiment Treebank (SST-2)."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(config, "sst", tokenizer, ["0", "1"])
-
-    def _create_examples(self, lines, split):
-        if "test" in split:
-            return self._load_glue(lines, split, 1, None, None, True)
-        return self._load_glue(lines, split, 0, None, 1, True)
-
-
-class QQP(ClassificationTask):
-    """Quora Question Pairs."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(config, "qqp", tokenizer, ["0", "1"])
-
-    def _create_examples(self, lines, split):
-        test = split == "test"
-        return self._load_glue(
-            lines, split, 1 if test else 3, 2 if test else 4, 5, True
-        )
-
-
-class RTE(ClassificationTask):
-    """Recognizing Textual Entailment."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(
-            config, "rte", tokenizer, ["entailment", "not_entailment"]
-        )
-
-    def _create_examples(self, lines, split):
-        return self._load_glue(lines, split, 1, 2, 3, True)
-
-
-class QNLI(ClassificationTask):
-    """Question NLI."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(
-            config, "qnli", tokenizer, ["entailment", "not_entailment"]
-        )
-
-    def _create_examples(self, lines, split):
-        return self._load_glue(lines, split, 1, 2, 3, True)
-
-
-class STS(_DoubledPairTask, RegressionTask):
-    """Semantic Textual Similarity Benchmark, scores 0-5."""
-
-    def __init__(self, config, tokenizer):
-        super().__init__(config, "sts", tokenizer, 0.0, 5.0)
-
-    def _create_examples(self, lines, split):
-        if split == "test":
-            return self._load_glue(lines, split, -2, -1, None, True)
-        return self._with_swapped(lines, split, -3, -2, -1)
-
-
-GLUE_TASKS = {
-    "cola": CoLA,
-    "sst": SST,
-    "mrpc": MRPC,
-    "sts": STS,
-    "qqp": QQP,
-    "mnli": MNLI,
-    "qnli": QNLI,
-    "rte": RTE,
-}

@@ -22,7 +22,7 @@ import tensorflow as tf
 from electra_tf import errors
 from electra_tf import tokenization
 from electra_tf.finetuning import chunking
-from electra_tf.finetuning import glue
+from electra_tf.finetuning import glue_tasks
 from electra_tf.finetuning import squad
 from electra_tf.finetuning import task as task_lib
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 # are rebuilt.
 CACHE_FORMAT_VERSION = 2
 
-TASKS = {**glue.GLUE_TASKS, **squad.QA_TASKS, **chunking.TAGGING_TASKS}
+TASKS = {**glue_tasks.GLUE_TASKS, **squad.QA_TASKS, **chunking.TAGGING_TASKS}
 
 
 def get_task(config, task_name, tokenizer):
@@ -73,7 +73,7 @@ def splits_used(config, task):
         splits.append("train")
     if config.do_eval:
         splits.append("dev")
-        writes_test = task.name in glue.GLUE_TASKS or task.name == "squad"
+        writes_test = task.name in glue_tasks.GLUE_TASKS or task.name == "squad"
         if config.write_test_outputs and writes_test:
             splits += task.get_test_splits()
     return splits

@@ -69,8 +69,8 @@ class HeadKind:
         """Each example's loss [B]."""
         raise NotImplementedError
 
-    def serving_form(self, task_name):
-        """How the export packs raw text for task `task_name` (a key of
+    def serving_form(self, task):
+        """How the export packs raw text for `task` (a key of
         serving/signatures.py `TEXT_INPUTS`)."""
         raise NotImplementedError
 
@@ -98,8 +98,6 @@ class Classification(HeadKind):
     features = ("label_ids",)
     pipeline_task = "text-classification"
     label_outputs = {"label_ids": "label_names"}
-    # The GLUE tasks whose examples are text pairs (finetuning/glue.py).
-    pair_tasks = ("mrpc", "mnli", "qqp", "rte", "qnli", "sts")
 
     def layer(self, name, config, num_labels, settings):
         return ClassificationHead(config.hidden_size, num_labels, name=name)
@@ -112,8 +110,8 @@ class Classification(HeadKind):
         logits = outputs["logits"]
         return _log_softmax_ce(logits, inputs["label_ids"], logits.shape[-1])
 
-    def serving_form(self, task_name):
-        return "pair" if task_name in self.pair_tasks else "text"
+    def serving_form(self, task):
+        return "pair" if task.text_pairs else "text"
 
     def label_names(self, task):
         return [str(label) for label in task.label_list]
@@ -153,7 +151,7 @@ class Regression(HeadKind):
         predictions = ops.cast(outputs["predictions"], "float32")
         return ops.square(predictions - ops.cast(inputs["targets"], "float32"))
 
-    def serving_form(self, task_name):
+    def serving_form(self, task):
         return "pair"
 
     def served(self, head, encoded, features):
@@ -220,7 +218,7 @@ class Span(HeadKind):
             losses = losses + settings["answerable_weight"] * sigmoid_ce
         return losses
 
-    def serving_form(self, task_name):
+    def serving_form(self, task):
         return "qa"
 
 
@@ -254,7 +252,7 @@ class Tagging(HeadKind):
         mask = ops.cast(inputs["labels_mask"], "float32")
         return ops.sum(losses * mask, axis=-1)  # [B]
 
-    def serving_form(self, task_name):
+    def serving_form(self, task):
         return "words"
 
     def label_names(self, task):

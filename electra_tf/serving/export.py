@@ -58,7 +58,7 @@ def _task_endpoints(model, config, tasks, kind):
         endpoints.append(
             signatures.Endpoint(
                 f"task:{task.name}",
-                head_kind.serving_form(task.name),
+                head_kind.serving_form(task),
                 model,
                 head=spec,
                 labels=head_kind.label_names(task),
