@@ -66,9 +66,7 @@ class SelfAttention(keras.layers.Layer):
         self.key = dense("key")
         self.value = dense("value")
         self.output_dense = dense("dense")
-        self.output_layer_norm = LayerNorm(
-            epsilon=1e-12, name="LayerNorm"
-        )
+        self.output_layer_norm = LayerNorm(epsilon=1e-12, name="LayerNorm")
         self.probs_dropout = Dropout(attention_probs_dropout_prob)
         self.output_dropout = Dropout(hidden_dropout_prob)
 

@@ -51,9 +51,7 @@ class Embeddings(keras.layers.Layer):
         self.type_vocab_size = type_vocab_size
         self.initializer_range = initializer_range
         self.dropout_rate = dropout_rate
-        self.layer_norm = LayerNorm(
-            epsilon=1e-12, name="LayerNorm"
-        )
+        self.layer_norm = LayerNorm(epsilon=1e-12, name="LayerNorm")
         self.dropout = Dropout(dropout_rate)
 
     def build(self, input_shape=None):

@@ -52,9 +52,7 @@ class MaskedLMHead(keras.layers.Layer):
             kernel_initializer=truncated_normal(initializer_range),
             name="dense",
         )
-        self.layer_norm = LayerNorm(
-            epsilon=1e-12, name="LayerNorm"
-        )
+        self.layer_norm = LayerNorm(epsilon=1e-12, name="LayerNorm")
 
     def build(self, input_shape=None):
         self.dense.build((None, None, self.input_size))

@@ -64,9 +64,7 @@ def compiled_layer_norm(x, gamma, beta, epsilon):
 
         return tf.reshape(y, tf.shape(x)), grad
 
-    return normalize(
-        x, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32)
-    )
+    return normalize(x, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32))
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -65,9 +65,7 @@ class TransformerLayer(keras.layers.Layer):
         self.output_dense = Dense(
             hidden_size, kernel_initializer=init, name="dense"
         )
-        self.output_layer_norm = LayerNorm(
-            epsilon=1e-12, name="LayerNorm"
-        )
+        self.output_layer_norm = LayerNorm(epsilon=1e-12, name="LayerNorm")
         self.output_dropout = Dropout(hidden_dropout_prob)
 
     def build(self, input_shape=None):
