@@ -95,28 +95,29 @@ class QQP(glue.ClassificationTask):
         )
 
 
-class RTE(glue.ClassificationTask):
+class _EntailmentTask(glue.ClassificationTask):
+    """Sentence pairs labelled entailment or not, in columns 1, 2 and 3."""
+
+    def __init__(self, config, name, tokenizer):
+        labels = ["entailment", "not_entailment"]
+        super().__init__(config, name, tokenizer, labels)
+
+    def _create_examples(self, lines, split):
+        return self._load_glue(lines, split, 1, 2, 3, True)
+
+
+class RTE(_EntailmentTask):
     """Recognizing Textual Entailment."""
 
     def __init__(self, config, tokenizer):
-        super().__init__(
-            config, "rte", tokenizer, ["entailment", "not_entailment"]
-        )
-
-    def _create_examples(self, lines, split):
-        return self._load_glue(lines, split, 1, 2, 3, True)
+        super().__init__(config, "rte", tokenizer)
 
 
-class QNLI(glue.ClassificationTask):
+class QNLI(_EntailmentTask):
     """Question NLI."""
 
     def __init__(self, config, tokenizer):
-        super().__init__(
-            config, "qnli", tokenizer, ["entailment", "not_entailment"]
-        )
-
-    def _create_examples(self, lines, split):
-        return self._load_glue(lines, split, 1, 2, 3, True)
+        super().__init__(config, "qnli", tokenizer)
 
 
 class STS(_DoubledPairTask, glue.RegressionTask):
